@@ -1,0 +1,121 @@
+"""Forms for patients and exams. Every edit of saved data asks for a reason (audit trail)."""
+from __future__ import annotations
+
+from django import forms
+
+from .models import (
+    ALSFRS_FIELDS,
+    LIMBS,
+    MAS_FIELDS,
+    REFLEX_FIELDS,
+    REFLEXES,
+    SIGN_FIELDS,
+    PATHOLOGICAL_SIGNS,
+    SIGN_LABELS,
+    Exam,
+    Patient,
+    alsfrs_field,
+    mas_field,
+    reflex_field,
+    sign_field,
+)
+
+CREATED_REASON = "Created"
+
+
+class AuditedForm(forms.ModelForm):
+    """A model form whose saves record a reason for change, required once the record exists."""
+
+    reason = forms.CharField(
+        label="Reason for change",
+        max_length=100,
+        required=False,
+        help_text="Required when editing saved data (e.g. 'transcription error', 'late entry').",
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if self.instance.pk and not reason:
+            raise forms.ValidationError("Say why you are changing saved data.")
+        return reason or CREATED_REASON
+
+    def save(self, commit: bool = True):
+        self.instance._change_reason = self.cleaned_data["reason"]
+        return super().save(commit=commit)
+
+
+class PatientForm(AuditedForm):
+    onset_month = forms.DateField(
+        label="Symptom onset (month)",
+        required=False,
+        input_formats=["%Y-%m", "%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),
+        help_text="Year and month, e.g. 2023-04.",
+    )
+
+    class Meta:
+        model = Patient
+        fields = [
+            "code",
+            "diagnosis",
+            "sex",
+            "birth_year",
+            "handedness",
+            "onset_month",
+            "onset_region",
+            "onset_side",
+            "diagnostic_category",
+            "gold_coast",
+            "notes",
+        ]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, study=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if study is not None:
+            self.instance.study = study
+
+    def validate_unique(self) -> None:
+        # study is not a form field, so Django would skip the (study, code) check.
+        patient = self.instance
+        if Patient.objects.filter(study=patient.study_id, code=patient.code).exclude(pk=patient.pk).exists():
+            self.add_error("code", f"Study code {patient.code} is already used in this study.")
+
+
+class ExamForm(AuditedForm):
+    class Meta:
+        model = Exam
+        fields = ["date", "examiner", *REFLEX_FIELDS, *SIGN_FIELDS, *MAS_FIELDS, "jaw_jerk", "penn_umn_score",
+                  *ALSFRS_FIELDS, "alsfrs_gastrostomy"]
+        widgets = {"date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+    def __init__(self, *args, patient=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if patient is not None:
+            self.instance.patient = patient
+        for name in ALSFRS_FIELDS:
+            self.fields[name].widget = forms.Select(choices=[("", "—")] + [(i, str(i)) for i in range(4, -1, -1)])
+
+    def validate_unique(self) -> None:
+        exam = self.instance
+        if Exam.objects.filter(patient=exam.patient_id, date=exam.date).exclude(pk=exam.pk).exists():
+            self.add_error("date", f"This patient already has an exam on {exam.date:%Y-%m-%d}; edit that one.")
+
+    # Grids for the template: rows of (label, left field, right field).
+    def reflex_rows(self):
+        return [(r.capitalize(), self[reflex_field(r, "left")], self[reflex_field(r, "right")]) for r in REFLEXES]
+
+    def sign_rows(self):
+        return [(SIGN_LABELS[g], self[sign_field(g, "left")], self[sign_field(g, "right")]) for g in PATHOLOGICAL_SIGNS]
+
+    def mas_rows(self):
+        return [(f"{limb.capitalize()} limb", self[mas_field(limb, "left")], self[mas_field(limb, "right")])
+                for limb in LIMBS]
+
+    def alsfrs_items(self):
+        return [self[alsfrs_field(i)] for i in range(1, 13)]
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="CSV file", help_text="UTF-8 CSV with the columns of the template.")
+

@@ -1,0 +1,56 @@
+"""Serve qsmstudy on a laptop: a Celery worker process plus Django's development server."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from clinical.models import Role, Study
+
+LOCAL_USER = "coordinator"
+LOCAL_PASSWORD = "qsmstudy-local"
+LOCAL_STUDY = "Motor cortex QSM (local)"
+
+
+class Command(BaseCommand):
+    help = "Start a Celery worker and the development server; create a local login on first run."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--addrport", default=os.environ.get("QSMSTUDY_ADDRPORT", "127.0.0.1:8000"))
+
+    def handle(self, *args, addrport: str, **options) -> None:
+        created = self.ensure_local_login()
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "qsmstudy", "worker", "--loglevel=INFO",
+             "--queues=celery,recon", "--concurrency=1"],
+            env=os.environ.copy(),
+        )
+        host, _, port = addrport.rpartition(":")
+        self.stdout.write(self.style.SUCCESS(f"\nqsmstudy is at http://{host or '127.0.0.1'}:{port}/"))
+        self.stdout.write(
+            f"Log in as '{LOCAL_USER}' with password '{LOCAL_PASSWORD}'"
+            + (" (created just now)." if created else ".")
+        )
+        self.stdout.write(f"Worker pid {worker.pid}, broker {settings.CELERY_BROKER_URL}. Ctrl-C stops both.\n")
+        try:
+            call_command("runserver", addrport, use_reloader=False)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+    @transaction.atomic
+    def ensure_local_login(self) -> bool:
+        """On an empty installation, a coordinator login and a study to work in."""
+        users = get_user_model().objects
+        if users.exists():
+            return False
+        user = users.create_user(LOCAL_USER, password=LOCAL_PASSWORD)
+        study = Study.objects.create(name=LOCAL_STUDY, site="Local", description="Created by make run.")
+        study.add_member(user, Role.COORDINATOR)
+        return True

@@ -1,0 +1,172 @@
+"""Shared fixtures: people with roles in studies, a real Celery worker, headless Chromium."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from clinical.models import Role, Study
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls
+# made by fixtures in that thread are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "correct-horse-battery"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def study(db) -> Study:
+    return Study.objects.create(name="Motor cortex QSM", site="Ottawa")
+
+
+@pytest.fixture
+def other_study(db) -> Study:
+    return Study.objects.create(name="Elsewhere study", site="Elsewhere")
+
+
+def _member(django_user_model, study: Study, username: str, role: str):
+    user = django_user_model.objects.create_user(username, password=PASSWORD)
+    study.add_member(user, role)
+    return user
+
+
+@pytest.fixture
+def coordinator(django_user_model, study):
+    return _member(django_user_model, study, "alice", Role.COORDINATOR)
+
+
+@pytest.fixture
+def investigator(django_user_model, study):
+    return _member(django_user_model, study, "ivan", Role.INVESTIGATOR)
+
+
+@pytest.fixture
+def viewer(django_user_model, study):
+    return _member(django_user_model, study, "vera", Role.VIEWER)
+
+
+@pytest.fixture
+def outsider(django_user_model, other_study):
+    return _member(django_user_model, other_study, "oscar", Role.COORDINATOR)
+
+
+@pytest.fixture
+def as_coordinator(client, coordinator):
+    client.force_login(coordinator)
+    return client
+
+
+@pytest.fixture
+def as_viewer(client, viewer):
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def as_outsider(client, outsider):
+    client.force_login(outsider)
+    return client
+
+
+def worker_environment() -> dict[str, str]:
+    """The environment for a worker process that shares the test database and broker."""
+    env = os.environ.copy()
+    env["DJANGO_SETTINGS_MODULE"] = "qsmstudy.test_settings"
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+    else:
+        env["DATABASE_URL"] = (
+            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
+    return env
+
+
+def start_worker(queues: str = "celery,recon", hostname: str = "test") -> subprocess.Popen:
+    log = open(ARTIFACTS / f"worker-{hostname}.log", "ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "qsmstudy", "worker", "--loglevel=INFO", f"--queues={queues}",
+         "--concurrency=1", "--pool=prefork", f"--hostname={hostname}@%h", "--without-gossip", "--without-mingle"],
+        env=worker_environment(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real `celery worker` process on the configured broker, sharing the test database."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    process = start_worker()
+    yield process
+    stop_worker(process)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (Debian's chromium package).")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+def log_in(page, username: str, password: str = PASSWORD) -> None:
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.2):
+    """Poll until predicate() is truthy; return its value or fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"Timed out after {timeout}s waiting for {predicate.__name__}")
