@@ -156,7 +156,9 @@ class _Importer:
         return patient
 
     def import_exam(self, number: int, row: dict[str, str], patient: Patient) -> None:
-        existing = Exam.objects.filter(patient=patient, date=row["exam_date"]).first() if _is_iso(row["exam_date"]) else None
+        existing = None
+        if patient.pk and _is_iso(row["exam_date"]):
+            existing = Exam.objects.filter(patient=patient, date=row["exam_date"]).first()
         form = ExamForm(self.form_data(number, row, EXAM_COLUMNS, instance=existing), instance=existing, patient=patient)
         if self.save(number, form, EXAM_COLUMNS) is not None:
             if existing:

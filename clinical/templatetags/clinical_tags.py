@@ -1,5 +1,6 @@
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -8,7 +9,7 @@ register = template.Library()
 def sign(value: bool | None) -> str:
     """A derived yes/no finding: present, absent, or not examined."""
     if value is None:
-        return format_html('<span class="unknown">not examined</span>')
+        return mark_safe('<span class="unknown">not examined</span>')
     return format_html('<span class="{}">{}</span>', "yes" if value else "no", "present" if value else "absent")
 
 
