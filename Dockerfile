@@ -1,0 +1,17 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml README.md ./
+COPY qsmstudy qsmstudy
+COPY clinical clinical
+COPY recon recon
+COPY templates templates
+COPY static static
+COPY docs docs
+COPY manage.py ./
+RUN pip install --no-cache-dir . && SECRET_KEY=build-only python manage.py collectstatic --noinput
+RUN useradd --create-home qsm && mkdir -p /data/media && chown qsm /data/media
+USER qsm
+EXPOSE 8000
+CMD ["gunicorn", "qsmstudy.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120"]
