@@ -1,6 +1,7 @@
 """Project-level views: the health check."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -20,7 +21,7 @@ def database_status() -> str:
 
 def broker_status() -> str:
     try:
-        with celery_app.connection_for_read() as conn:
+        with celery_app.connection_for_read(settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return "ok"
     except Exception as exc:  # kombu raises transport-specific errors

@@ -1,7 +1,5 @@
 import pytest
 
-from qsmstudy.celery import app as celery_app
-
 pytestmark = pytest.mark.django_db
 
 
@@ -15,9 +13,9 @@ def test_it_needs_no_login(client):
     assert client.get("/healthz").status_code == 200
 
 
-def test_it_answers_503_when_the_broker_is_down(client, monkeypatch):
+def test_it_answers_503_when_the_broker_is_down(client, settings):
     # Nothing listens on port 9 of this machine: a real refused connection.
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:9/0")
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["broker"].startswith("error")
