@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -38,6 +39,8 @@ class Command(BaseCommand):
             + (" (created just now)." if created else ".")
         )
         self.stdout.write(f"Worker pid {worker.pid}, broker {settings.CELERY_BROKER_URL}. Ctrl-C stops both.\n")
+        # A plain `kill` must also stop the worker: turn SIGTERM into a normal exit.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:
