@@ -1,0 +1,109 @@
+"""The canonical, de-identified scan returned by :func:`read_upload`."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+
+@dataclass
+class ScanData:
+    """A multi-echo GRE scan in canonical form.
+
+    Attributes
+    ----------
+    magnitude : np.ndarray
+        float32, shape (X, Y, Z, E), arbitrary scanner units.
+    phase : np.ndarray
+        float32 radians in [-pi, pi), same shape as ``magnitude``.
+    affine : np.ndarray
+        4x4 voxel-to-world matrix, RAS+ millimetres (nibabel convention).
+    echo_times_s : list of float
+        Strictly increasing echo times in seconds, one per echo.
+    field_strength_t : float or None
+        Main field in tesla, if the scanner recorded it.
+    source_format : str
+        ``"dicom"``, ``"nifti"`` or ``"bids"``.
+    sidecar : dict
+        De-identified acquisition parameters (BIDS-style keys).
+    pixel_sha256 : str
+        SHA-256 of ``magnitude`` then ``phase`` as float32 C-order bytes; the
+        same series uploaded in any container hashes the same.
+    warnings : list of str
+        Protocol deviations that do not prevent use (LORIS "violations").
+    deidentified : Path
+        Directory (inside the work directory) holding the de-identified
+        originals under neutral names, e.g. ``dicom/magnitude/e1/0001.dcm``.
+    """
+
+    magnitude: np.ndarray
+    phase: np.ndarray
+    affine: np.ndarray
+    echo_times_s: list[float]
+    field_strength_t: float | None
+    source_format: str
+    sidecar: dict
+    pixel_sha256: str
+    deidentified: Path
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def matrix(self) -> tuple[int, int, int]:
+        """Number of voxels along the three spatial axes."""
+        x, y, z = self.magnitude.shape[:3]
+        return int(x), int(y), int(z)
+
+    @property
+    def n_echoes(self) -> int:
+        """Number of echoes."""
+        return int(self.magnitude.shape[3])
+
+    @property
+    def voxel_size_mm(self) -> tuple[float, float, float]:
+        """Voxel edge lengths in mm (column norms of the affine)."""
+        x, y, z = np.linalg.norm(self.affine[:3, :3], axis=0)
+        return float(x), float(y), float(z)
+
+    @property
+    def orientation(self) -> str:
+        """Axis codes of the voxel axes, e.g. ``"RAS"`` or ``"LPS"``."""
+        return "".join(nib.aff2axcodes(self.affine))
+
+    @property
+    def b0_direction(self) -> tuple[float, float, float]:
+        """Unit vector of the main field B0 in voxel axes.
+
+        B0 points along scanner +z, the S axis of RAS world space.  It is
+        mapped into voxel index space with the inverse of the affine's 3x3
+        part after dividing out the voxel sizes (i.e. the inverse of the
+        pure rotation), then normalised.  An axial acquisition in RAS gives
+        (0, 0, 1).
+        """
+        rotation = self.affine[:3, :3] / np.array(self.voxel_size_mm)
+        direction = np.linalg.solve(rotation, np.array([0.0, 0.0, 1.0]))
+        direction /= np.linalg.norm(direction)
+        x, y, z = direction
+        return float(x), float(y), float(z)
+
+
+def pixel_sha256(magnitude: np.ndarray, phase: np.ndarray) -> str:
+    """Hash the canonical arrays without copying them.
+
+    Parameters
+    ----------
+    magnitude, phase : np.ndarray
+        Canonical float32 arrays.
+
+    Returns
+    -------
+    str
+        Hex SHA-256 of magnitude bytes followed by phase bytes (C order).
+    """
+    digest = hashlib.sha256()
+    for array in (magnitude, phase):
+        digest.update(np.ascontiguousarray(array, dtype=np.float32).data)
+    return digest.hexdigest()
