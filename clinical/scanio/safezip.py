@@ -3,9 +3,10 @@
 Zip members are checked before anything is extracted: absolute paths, ``..``
 components, symbolic links, encrypted or duplicated members, nested archives,
 too many files, too many declared bytes and implausible compression ratios are
-all refused.  Members are then streamed to disk through a byte counter, so an
-archive whose headers under-declare the sizes is stopped as soon as it
-exceeds the limit.
+all refused.  Members are then streamed to disk in 1 MiB chunks.  The
+declared sizes are binding: CPython's zip reader never returns more than a
+member's declared size and then fails its CRC check, so a member that
+under-declares its size is refused as damaged rather than filling the disk.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import shutil
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -78,10 +80,8 @@ def expand_upload(paths: list[Path], workdir: Path, limits: UploadLimits) -> lis
     members = {p: _checked_members(p, limits) for p in archives}
     _check_totals(paths, archives, members, limits)
     files = [SourceFile(p, p.name) for p in paths if p not in members and not is_litter(p.name)]
-    budget = _Budget(limits.max_uncompressed_bytes)
     for index, archive in enumerate(archives):
-        target = workdir / "extracted" / str(index)
-        files.extend(_extract(archive, members[archive], target, budget))
+        files.extend(_extract(archive, members[archive], workdir / "extracted" / str(index)))
     return files
 
 
@@ -179,37 +179,7 @@ def _check_totals(
             )
 
 
-class _Budget:
-    """Bytes still allowed to be extracted, shared across all archives."""
-
-    def __init__(self, remaining: int) -> None:
-        self.remaining = remaining
-
-
-class _CountingReader:
-    """A file wrapper that stops reading once the extraction budget is spent."""
-
-    def __init__(self, raw, budget: _Budget, label: str) -> None:
-        self._raw = raw
-        self._budget = budget
-        self._label = label
-        self.head = b""
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._raw.read(size)
-        self._budget.remaining -= len(chunk)
-        if self._budget.remaining < 0:
-            raise UploadError(
-                self._label,
-                "expands beyond the size the archive declares and the allowed total",
-                "upload the original scan files; this archive looks like a zip bomb",
-            )
-        if len(self.head) < len(_ZIP_MAGIC):
-            self.head += chunk[: len(_ZIP_MAGIC)]
-        return chunk
-
-
-def _extract(archive: Path, infos: list[zipfile.ZipInfo], target: Path, budget: _Budget) -> list[SourceFile]:
+def _extract(archive: Path, infos: list[zipfile.ZipInfo], target: Path) -> list[SourceFile]:
     extracted = []
     root = target.resolve()
     with zipfile.ZipFile(archive) as zf:
@@ -219,10 +189,17 @@ def _extract(archive: Path, infos: list[zipfile.ZipInfo], target: Path, budget: 
             if not destination.is_relative_to(root):
                 raise UploadError(label, "would be extracted outside the archive folder", "create the zip with relative paths")
             destination.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as source, destination.open("wb") as sink:
-                reader = _CountingReader(source, budget, label)
-                shutil.copyfileobj(reader, sink, length=_MIB)
-            if reader.head.startswith(_ZIP_MAGIC):
-                raise UploadError(label, "is a zip inside the zip", "extract the inner zip and upload it directly")
+            _stream_member(zf, info, destination, label)
             extracted.append(SourceFile(destination, label))
     return extracted
+
+
+def _stream_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path, label: str) -> None:
+    try:
+        with zf.open(info) as source, destination.open("wb") as sink:
+            shutil.copyfileobj(source, sink, length=_MIB)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise UploadError(label, f"is damaged ({exc})", "create the zip again and re-upload") from exc
+    with destination.open("rb") as extracted:
+        if extracted.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC:
+            raise UploadError(label, "is a zip inside the zip", "extract the inner zip and upload it directly")
