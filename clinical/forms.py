@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
 
 from .models import (
     ALSFRS_FIELDS,
@@ -14,6 +15,7 @@ from .models import (
     SIGN_LABELS,
     Exam,
     Patient,
+    ScanSession,
     alsfrs_field,
     mas_field,
     reflex_field,
@@ -119,3 +121,50 @@ class ExamForm(AuditedForm):
 class ImportForm(forms.Form):
     file = forms.FileField(label="CSV file", help_text="UTF-8 CSV with the columns of the template.")
 
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field: a DICOM folder's files, or NIfTI files with their JSON sidecars."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, (list, tuple)) else [data]
+        cleaned = [super(MultipleFileField, self).clean(f, initial) for f in files if f]
+        if not cleaned:
+            raise forms.ValidationError("Choose the scan's files (or one zip).")
+        return cleaned
+
+
+class ScanUploadForm(forms.ModelForm):
+    files = MultipleFileField(
+        label="Scan files",
+        help_text="A DICOM zip (series or whole exam), the DICOM files themselves, NIfTI files with their "
+        "JSON sidecars, or a zipped BIDS anat/ folder. Magnitude and phase, all echoes.",
+    )
+
+    class Meta:
+        model = ScanSession
+        fields = ["scan_date", "scanner", "site", "field_strength_t", "protocol_name"]
+        widgets = {"scan_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        help_texts = {
+            "scanner": "Leave blank to take it from the headers.",
+            "field_strength_t": "Leave blank to take it from the headers.",
+            "protocol_name": "Leave blank to take it from the headers.",
+        }
+
+    def __init__(self, *args, patient=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+
+    def clean_scan_date(self):
+        date = self.cleaned_data["scan_date"]
+        if date > timezone.localdate():
+            raise forms.ValidationError("The scan date is in the future.")
+        return date

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -468,3 +469,85 @@ def audit_trail(patient: Patient) -> list[AuditEntry]:
             )
         )
     return sorted(entries, key=lambda e: e.when, reverse=True)
+
+
+def scan_directory(scan: "ScanSession") -> str:
+    """Storage folder of a scan, relative to MEDIA_ROOT: unguessable and never served directly."""
+    return f"scans/{scan.study_id}/{scan.uid}"
+
+
+class ScanSessionQuerySet(models.QuerySet):
+    def for_user(self, user) -> "ScanSessionQuerySet":
+        return self.filter(study__memberships__user=user)
+
+
+class ScanSession(models.Model):
+    """One uploaded multi-echo GRE scan (magnitude + phase, all echoes), de-identified and converted.
+
+    Converted files (under MEDIA_ROOT/scans/<study>/<uid>/): magnitude.nii.gz and phase.nii.gz
+    (4D float32, RAS affine, phase in radians), scan.json (de-identified sidecar), original.zip
+    (the de-identified originals) and preview.png.
+    """
+
+    uid = models.UUIDField(unique=True, editable=False)
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="scans", editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="scans")
+    scan_date = models.DateField()
+    scanner = models.CharField("scanner", max_length=100, blank=True, help_text="e.g. Siemens Prisma")
+    site = models.CharField(max_length=100, blank=True)
+    field_strength_t = models.DecimalField("field strength (T)", max_digits=3, decimal_places=1, null=True, blank=True)
+    protocol_name = models.CharField(max_length=100, blank=True)
+
+    source_format = models.CharField(max_length=10, editable=False)
+    echo_times_ms = models.JSONField(editable=False)
+    matrix = models.JSONField(editable=False)
+    voxel_size_mm = models.JSONField(editable=False)
+    orientation = models.CharField(max_length=3, editable=False)
+    b0_direction = models.JSONField("B0 direction (voxel axes)", editable=False)
+    warnings = models.JSONField(default=list, editable=False)
+    pixel_sha256 = models.CharField("pixel data SHA-256", max_length=64, editable=False)
+    file_sha256 = models.JSONField("file SHA-256", default=dict, editable=False)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScanSessionQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["created_at"])
+
+    FILES = {
+        "magnitude": "magnitude.nii.gz",
+        "phase": "phase.nii.gz",
+        "sidecar": "scan.json",
+        "original": "original.zip",
+        "preview": "preview.png",
+    }
+
+    class Meta:
+        ordering = ["-scan_date", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "pixel_sha256"], name="one_upload_per_series_per_study")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} scan {self.scan_date:%Y-%m-%d}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("scan", args=[self.study_id, self.pk])
+
+    @property
+    def directory(self) -> str:
+        return scan_directory(self)
+
+    def path(self, kind: str) -> Path:
+        return Path(settings.MEDIA_ROOT) / self.directory / self.FILES[kind]
+
+    @property
+    def n_echoes(self) -> int:
+        return len(self.echo_times_ms)
+
+    def nearest_exam(self) -> tuple[Exam | None, int | None]:
+        """The patient's exam closest in time to the scan, and the gap in days (exam minus scan)."""
+        exams = list(self.patient.exams.only("date"))
+        if not exams:
+            return None, None
+        exam = min(exams, key=lambda e: (abs((e.date - self.scan_date).days), e.date))
+        return exam, (exam.date - self.scan_date).days

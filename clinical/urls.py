@@ -16,4 +16,7 @@ urlpatterns = [
         views.exam_edit,
         name="exam_edit",
     ),
+    path("studies/<int:study_id>/patients/<int:patient_id>/scans/new/", views.scan_upload, name="scan_upload"),
+    path("studies/<int:study_id>/scans/<int:scan_id>/", views.scan, name="scan"),
+    path("studies/<int:study_id>/scans/<int:scan_id>/files/<str:kind>", views.scan_file, name="scan_file"),
 ]

@@ -1,26 +1,24 @@
 """Clinical pages: studies, patients, exams, CSV import. Thin views over the models."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_http_methods
 
-from .forms import ExamForm, ImportForm, PatientForm
+from .access import membership_or_404
+from .forms import ExamForm, ImportForm, PatientForm, ScanUploadForm
 from .importer import import_clinical_csv, template_csv
-from .models import Diagnosis, Exam, Membership, Patient, Study, audit_trail
+from .models import Diagnosis, Exam, Membership, Patient, ScanSession, audit_trail
+from .panels import scan_panels, study_links
+from .scanio import UploadError
+from .scans import DuplicateScan, store_upload
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
-
-
-def _membership(request: HttpRequest, study_id: int, *, edit: bool = False) -> Membership:
-    """The user's membership of the study: 404 for outsiders, 403 for read-only members asked to edit."""
-    membership = get_object_or_404(Membership.objects.select_related("study"), study_id=study_id, user=request.user)
-    if edit and not membership.can_edit:
-        raise PermissionDenied("Only the study's coordinators can change its records.")
-    return membership
 
 
 def _patient(membership: Membership, patient_id: int) -> Patient:
@@ -33,7 +31,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def study(request: HttpRequest, study_id: int) -> HttpResponse:
-    membership = _membership(request, study_id)
+    membership = membership_or_404(request, study_id)
     latest = Exam.objects.filter(patient=OuterRef("pk")).order_by("-date")
     patients = membership.study.patients.annotate(
         last_exam=Subquery(latest.values("date")[:1]),
@@ -48,13 +46,13 @@ def study(request: HttpRequest, study_id: int) -> HttpResponse:
         request,
         "clinical/study.html",
         {"study": membership.study, "membership": membership, "patients": patients,
-         "diagnoses": Diagnosis.choices, "diagnosis": diagnosis},
+         "diagnoses": Diagnosis.choices, "diagnosis": diagnosis, "study_links": study_links(membership.study)},
     )
 
 
 @require_http_methods(["GET", "POST"])
 def patient_new(request: HttpRequest, study_id: int) -> HttpResponse:
-    membership = _membership(request, study_id, edit=True)
+    membership = membership_or_404(request, study_id, edit=True)
     form = PatientForm(request.POST or None, study=membership.study)
     if request.method == "POST" and form.is_valid():
         patient = form.save()
@@ -64,7 +62,7 @@ def patient_new(request: HttpRequest, study_id: int) -> HttpResponse:
 
 
 def patient(request: HttpRequest, study_id: int, patient_id: int) -> HttpResponse:
-    membership = _membership(request, study_id)
+    membership = membership_or_404(request, study_id)
     patient = _patient(membership, patient_id)
     return render(
         request,
@@ -76,7 +74,7 @@ def patient(request: HttpRequest, study_id: int, patient_id: int) -> HttpRespons
 
 @require_http_methods(["GET", "POST"])
 def patient_edit(request: HttpRequest, study_id: int, patient_id: int) -> HttpResponse:
-    membership = _membership(request, study_id, edit=True)
+    membership = membership_or_404(request, study_id, edit=True)
     patient = _patient(membership, patient_id)
     form = PatientForm(request.POST or None, instance=patient)
     if request.method == "POST" and form.is_valid():
@@ -88,7 +86,7 @@ def patient_edit(request: HttpRequest, study_id: int, patient_id: int) -> HttpRe
 
 @require_http_methods(["GET", "POST"])
 def exam_new(request: HttpRequest, study_id: int, patient_id: int) -> HttpResponse:
-    membership = _membership(request, study_id, edit=True)
+    membership = membership_or_404(request, study_id, edit=True)
     patient = _patient(membership, patient_id)
     form = ExamForm(request.POST or None, patient=patient)
     if request.method == "POST" and form.is_valid():
@@ -100,7 +98,7 @@ def exam_new(request: HttpRequest, study_id: int, patient_id: int) -> HttpRespon
 
 @require_http_methods(["GET", "POST"])
 def exam_edit(request: HttpRequest, study_id: int, patient_id: int, exam_id: int) -> HttpResponse:
-    membership = _membership(request, study_id, edit=True)
+    membership = membership_or_404(request, study_id, edit=True)
     patient = _patient(membership, patient_id)
     exam = get_object_or_404(Exam, pk=exam_id, patient=patient)
     form = ExamForm(request.POST or None, instance=exam)
@@ -115,7 +113,7 @@ def exam_edit(request: HttpRequest, study_id: int, patient_id: int, exam_id: int
 
 @require_http_methods(["GET", "POST"])
 def import_clinical(request: HttpRequest, study_id: int) -> HttpResponse:
-    membership = _membership(request, study_id, edit=True)
+    membership = membership_or_404(request, study_id, edit=True)
     form = ImportForm(request.POST or None, request.FILES or None)
     result = None
     if request.method == "POST" and form.is_valid():
@@ -134,3 +132,62 @@ def import_template(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(template_csv(), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="qsmstudy-clinical-template.csv"'
     return response
+
+
+def _too_large(request: HttpRequest) -> bool:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > settings.SCAN_UPLOAD_MAX_BYTES
+    except ValueError:
+        return False
+
+
+@transaction.non_atomic_requests
+@require_http_methods(["GET", "POST"])
+def scan_upload(request: HttpRequest, study_id: int, patient_id: int) -> HttpResponse:
+    membership = membership_or_404(request, study_id, edit=True)
+    patient = _patient(membership, patient_id)
+    context = {"study": membership.study, "patient": patient, "limit_bytes": settings.SCAN_UPLOAD_MAX_BYTES}
+    if request.method == "POST" and _too_large(request):
+        # Refuse before reading the body: nothing reaches the disk.
+        context["refused"] = (
+            f"The upload is larger than the {filesizeformat(settings.SCAN_UPLOAD_MAX_BYTES)} limit; upload magnitude "
+            "and phase of one series only, or ask an administrator to raise SCAN_UPLOAD_MAX_BYTES."
+        )
+        return render(request, "clinical/scan_upload.html", {**context, "form": ScanUploadForm(patient=patient)},
+                      status=413)
+    form = ScanUploadForm(request.POST or None, request.FILES or None, patient=patient)
+    if request.method == "POST" and form.is_valid():
+        fields = {k: v for k, v in form.cleaned_data.items() if k != "files"}
+        try:
+            scan = store_upload(patient, fields, form.cleaned_data["files"], request.user)
+        except UploadError as exc:
+            form.add_error("files", f"{exc} Nothing was saved.")
+        except DuplicateScan as exc:
+            context["duplicate"] = exc.existing
+            form.add_error("files", f"{exc} Nothing was saved.")
+        else:
+            messages.success(request, f"Scan of {scan.scan_date:%Y-%m-%d} stored ({scan.n_echoes} echoes).")
+            return redirect(scan)
+    return render(request, "clinical/scan_upload.html", {**context, "form": form})
+
+
+def scan(request: HttpRequest, study_id: int, scan_id: int) -> HttpResponse:
+    membership = membership_or_404(request, study_id)
+    scan = get_object_or_404(ScanSession.objects.select_related("patient"), pk=scan_id, study=membership.study)
+    exam, gap_days = scan.nearest_exam()
+    return render(
+        request,
+        "clinical/scan.html",
+        {"study": membership.study, "membership": membership, "scan": scan, "patient": scan.patient,
+         "exam": exam, "gap_days": gap_days, "panels": scan_panels(request, scan, membership)},
+    )
+
+
+def scan_file(request: HttpRequest, study_id: int, scan_id: int, kind: str) -> FileResponse:
+    """Scan files go only to members of the scan's study (MEDIA_ROOT is never served directly)."""
+    membership = membership_or_404(request, study_id)
+    scan = get_object_or_404(ScanSession, pk=scan_id, study=membership.study)
+    if kind not in ScanSession.FILES or not scan.path(kind).exists():
+        raise Http404("No such file for this scan.")
+    name = f"{scan.patient.code}_{scan.scan_date:%Y%m%d}_{ScanSession.FILES[kind]}"
+    return FileResponse(scan.path(kind).open("rb"), as_attachment=kind != "preview", filename=name)

@@ -81,6 +81,9 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'qsmstudy.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Web server, worker and heartbeat threads share the file: wait for locks instead of failing.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -168,3 +171,18 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# Scan uploads: streamed to disk, checked whole, then stored under MEDIA_ROOT.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+SCAN_UPLOAD_MAX_BYTES = env.int("SCAN_UPLOAD_MAX_BYTES", default=4 * 1024**3)
+SCAN_UPLOAD_MAX_FILES = env.int("SCAN_UPLOAD_MAX_FILES", default=20000)
+SCAN_UPLOAD_MAX_UNCOMPRESSED_BYTES = env.int("SCAN_UPLOAD_MAX_UNCOMPRESSED_BYTES", default=8 * 1024**3)
+SCAN_UPLOAD_MAX_COMPRESSION_RATIO = env.int("SCAN_UPLOAD_MAX_COMPRESSION_RATIO", default=200)
+DATA_UPLOAD_MAX_NUMBER_FILES = SCAN_UPLOAD_MAX_FILES
+
+# Reconstruction jobs (recon app).
+RECON_SOFT_TIME_LIMIT = env.int("RECON_SOFT_TIME_LIMIT", default=2 * 3600)
+RECON_HEARTBEAT_SECONDS = env.float("RECON_HEARTBEAT_SECONDS", default=10)
+RECON_STALE_AFTER_SECONDS = env.float("RECON_STALE_AFTER_SECONDS", default=60)
+RECON_MAX_RETRIES = env.int("RECON_MAX_RETRIES", default=5)
+CELERY_TASK_ROUTES = {"recon.*": {"queue": "recon"}}

@@ -83,9 +83,9 @@ def as_outsider(client, outsider):
     return client
 
 
-def worker_environment() -> dict[str, str]:
+def worker_environment(extra_env: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for a worker process that shares the test database and broker."""
-    env = os.environ.copy()
+    env = os.environ.copy() | (extra_env or {})
     env["DJANGO_SETTINGS_MODULE"] = "qsmstudy.test_settings"
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
@@ -97,12 +97,12 @@ def worker_environment() -> dict[str, str]:
     return env
 
 
-def start_worker(queues: str = "celery,recon", hostname: str = "test") -> subprocess.Popen:
-    log = open(ARTIFACTS / f"worker-{hostname}.log", "ab")
+def start_worker(queues: str = "celery,recon", hostname: str = "test", extra_env=None) -> subprocess.Popen:
+    log = open(ARTIFACTS / f"worker-{hostname}.log", "wb")
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "qsmstudy", "worker", "--loglevel=INFO", f"--queues={queues}",
          "--concurrency=1", "--pool=prefork", f"--hostname={hostname}@%h", "--without-gossip", "--without-mingle"],
-        env=worker_environment(),
+        env=worker_environment(extra_env),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -123,6 +123,7 @@ def stop_worker(process: subprocess.Popen) -> None:
 def celery_worker_process(transactional_db):
     """A real `celery worker` process on the configured broker, sharing the test database."""
     ARTIFACTS.mkdir(exist_ok=True)
+    purge_queues()
     process = start_worker()
     yield process
     stop_worker(process)
@@ -170,3 +171,49 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.2):
             return value
         time.sleep(interval)
     pytest.fail(f"Timed out after {timeout}s waiting for {predicate.__name__}")
+
+
+def purge_queues() -> None:
+    """Drop messages left in the test broker by earlier runs, so a worker sees only this test's tasks."""
+    from qsmstudy.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in ("celery", "recon"):
+            try:
+                conn.default_channel.queue_purge(queue)
+            except Exception:  # the queue does not exist yet
+                pass
+
+
+FAST_RECOVERY = {"RECON_STALE_AFTER_SECONDS": "3", "RECON_HEARTBEAT_SECONDS": "0.5"}
+
+
+class Workers:
+    """Real worker processes started by a test; all are stopped when it ends."""
+
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen] = []
+        self.names: list[str] = []
+
+    def start(self, name: str = "recon") -> subprocess.Popen:
+        self.names.append(name)
+        self.processes.append(start_worker(hostname=name, extra_env=FAST_RECOVERY))
+        return self.processes[-1]
+
+    def log(self) -> str:
+        return "".join((ARTIFACTS / f"worker-{name}.log").read_text() for name in self.names)
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            stop_worker(process)
+
+
+@pytest.fixture
+def recon_worker(transactional_db):
+    """A real worker consuming both queues, with short heartbeat and takeover delays."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    purge_queues()
+    workers = Workers()
+    workers.start()
+    yield workers
+    workers.stop_all()
