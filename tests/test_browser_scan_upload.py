@@ -1,0 +1,30 @@
+"""In headless Chromium: upload a DICOM zip through the form and see the scan page."""
+import datetime as dt
+
+import pytest
+
+from clinical.models import Patient, ScanSession
+from tests.conftest import log_in, screenshot
+from tests.scan_data import dicom_zip
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_coordinator_uploads_a_scan(page, coordinator, study, tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    patient = Patient.objects.create(study=study, code="ALS-003", diagnosis="ALS", onset_month=dt.date(2022, 5, 1))
+    log_in(page, coordinator.username)
+    page.goto(patient.get_absolute_url())
+    page.get_by_role("link", name="Upload scan").click()
+    assert "De-identification" in page.content()
+    page.fill("#id_scan_date", "2024-06-01")
+    page.set_input_files("#id_files", [str(dicom_zip(tmp_path))])
+    screenshot(page, "scan-upload-form")
+    page.get_by_role("button", name="Upload and check").click()
+    page.wait_for_selector("#scan-facts")
+    facts = page.locator("#scan-facts").inner_text()
+    assert "5.0, 10.0, 15.0, 20.0 ms (4 echoes)" in facts
+    assert "24 × 24 × 12" in facts and "RAS" in facts
+    assert page.locator("#scan-preview").evaluate("img => img.naturalWidth") > 0
+    screenshot(page, "scan-page")
+    assert ScanSession.objects.get().patient == patient
