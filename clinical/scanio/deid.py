@@ -126,7 +126,6 @@ def deidentify_dataset(ds: Dataset, study_code: str, salt: str) -> None:
     salt : str
         Key for the UID replacement.
     """
-    ds.remove_private_tags()
     _scrub(ds, salt)
     ds.PatientName = study_code
     ds.PatientID = study_code
@@ -151,22 +150,35 @@ def _transfer_syntax(ds: Dataset) -> str:
 
 
 def _scrub(ds: Dataset, salt: str) -> None:
-    for elem in list(ds):
-        if _must_remove(elem):
-            del ds[elem.tag]
-        elif elem.VR == "SQ":
-            for item in elem.value:
+    # Decide from tags and raw VRs so that elements kept as they are never get
+    # decoded: converting every element made de-identification 10x slower.
+    for tag in list(ds.keys()):
+        vr = _raw_vr(ds, tag)
+        if _must_remove(tag, vr):
+            del ds[tag]
+        elif vr == "SQ":
+            for item in ds[tag].value:
                 _scrub(item, salt)
-        elif elem.VR == "UI" and elem.value:
-            elem.value = _replaced_uids(elem.value, salt)
+        elif vr == "UI" and ds[tag].value:
+            ds[tag].value = _replaced_uids(ds[tag].value, salt)
 
 
-def _must_remove(elem) -> bool:
-    group = elem.tag.group
+def _raw_vr(ds: Dataset, tag) -> str:
+    vr = ds.get_item(tag).VR
+    if vr:
+        return vr
+    try:
+        return pydicom.datadict.dictionary_VR(tag)
+    except KeyError:
+        return "UN"
+
+
+def _must_remove(tag, vr: str) -> bool:
     return (
-        elem.VR in _REMOVED_VRS
-        or elem.tag in _REMOVED_TAGS
-        or any(group in groups for groups in _CURVE_AND_OVERLAY_GROUPS)
+        tag.is_private
+        or vr in _REMOVED_VRS
+        or tag in _REMOVED_TAGS
+        or any(tag.group in groups for groups in _CURVE_AND_OVERLAY_GROUPS)
     )
 
 

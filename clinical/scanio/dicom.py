@@ -23,6 +23,7 @@ import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 
+from .checks import radians_per_phase_unit
 from .deid import deidentify_dataset
 from .errors import UploadError
 from .safezip import SourceFile
@@ -41,8 +42,6 @@ _ORIENTATION_TOL = 1e-4
 _POSITION_TOL_MM = 1e-2
 _ECHO_TIME_TOL_MS = 1e-3
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
-_SIEMENS_PHASE_MIN, _SIEMENS_PHASE_MAX = -4096.0, 4095.0
-_RADIAN_TOL = 1e-3
 _REMEDY_SERIES = "upload the complete magnitude and phase series of one multi-echo GRE scan"
 _REMEDY_ENHANCED = "convert with dcm2niix and upload the NIfTI + JSON files"
 
@@ -494,17 +493,15 @@ def _scaled_pixels(ds, header: SliceHeader) -> np.ndarray:
 
 
 def _phase_to_radians(phase: np.ndarray, layout: SeriesLayout) -> None:
-    """Convert phase in place: radians as is, Siemens -4096..4095 scaled by pi/4096."""
-    low, high = float(phase.min()), float(phase.max())
-    if low >= -np.pi - _RADIAN_TOL and high <= np.pi + _RADIAN_TOL:
-        return
-    if low >= _SIEMENS_PHASE_MIN and high <= _SIEMENS_PHASE_MAX:
-        phase *= np.float32(np.pi / 4096.0)
+    """Convert phase in place to radians, naming the first slice of an unknown scale."""
+    factor = radians_per_phase_unit(float(phase.min()), float(phase.max()))
+    if factor is not None:
+        phase *= np.float32(factor)
         return
     for echo, files in enumerate(layout.files):
         for index, header in enumerate(files):
             values = phase[:, :, index, echo]
-            if values.min() < _SIEMENS_PHASE_MIN or values.max() > _SIEMENS_PHASE_MAX:
+            if radians_per_phase_unit(float(values.min()), float(values.max())) is None:
                 raise UploadError(
                     header.source.name,
                     f"phase values {values.min():g}..{values.max():g} are neither radians nor the "

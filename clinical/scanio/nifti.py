@@ -19,6 +19,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from .checks import radians_per_phase_unit
 from .deid import deidentify_sidecar
 from .errors import UploadError
 from .safezip import SourceFile
@@ -35,8 +36,6 @@ _OTHER_PARTS = frozenset({"real", "imag", "imaginary"})
 _AFFINE_TOL_MM = 1e-3
 _ECHO_TIME_TOL_S = 1e-6
 _LONGEST_PLAUSIBLE_TE_S = 0.5
-_RADIAN_TOL = 1e-3
-_SIEMENS_PHASE_MIN, _SIEMENS_PHASE_MAX = -4096.0, 4095.0
 _REMEDY_SIDECAR = "upload each NIfTI with the JSON sidecar dcm2niix wrote for it"
 _REMEDY_SERIES = "upload magnitude and phase, all echoes, from the same scan"
 _SIDECAR_KEYS = (
@@ -211,7 +210,7 @@ def _part(tokens: list[str], entities: dict[str, str], sidecar: dict) -> str | N
     if tokens[-1] == "ph":
         return PHASE
     image_type = sidecar.get("ImageType", [])
-    image_type = [image_type] if isinstance(image_type, str) else image_type
+    image_type = image_type.split("\\") if isinstance(image_type, str) else image_type
     if {str(t).strip().upper() for t in image_type} & _PHASE_TOKENS:
         return PHASE
     return MAGNITUDE
@@ -341,16 +340,14 @@ def _load_frames(frames, shape: tuple[int, int, int], *, to_radians: bool = Fals
 
 def _phase_to_radians(phase: np.ndarray, source: SourceFile) -> None:
     low, high = float(phase.min()), float(phase.max())
-    if low >= -np.pi - _RADIAN_TOL and high <= np.pi + _RADIAN_TOL:
-        return
-    if low >= _SIEMENS_PHASE_MIN and high <= _SIEMENS_PHASE_MAX:
-        phase *= np.float32(np.pi / 4096.0)
-        return
-    raise UploadError(
-        source.name,
-        f"phase values {low:g}..{high:g} are neither radians nor the -4096..4095 scanner scale",
-        "upload the phase image as dcm2niix wrote it",
-    )
+    factor = radians_per_phase_unit(low, high)
+    if factor is None:
+        raise UploadError(
+            source.name,
+            f"phase values {low:g}..{high:g} are neither radians nor the -4096..4095 scanner scale",
+            "upload the phase image as dcm2niix wrote it",
+        )
+    phase *= np.float32(factor)
 
 
 def _write_deidentified(by_part: dict[str, list[NiftiVolume]], deid_dir: Path, study_code: str) -> None:
