@@ -209,11 +209,17 @@ class Workers:
 
 
 @pytest.fixture
-def recon_worker(transactional_db):
-    """A real worker consuming both queues, with short heartbeat and takeover delays."""
+def workers(transactional_db):
+    """Start real worker processes on demand (short heartbeat and takeover delays); all stop at the end."""
     ARTIFACTS.mkdir(exist_ok=True)
     purge_queues()
-    workers = Workers()
+    pool = Workers()
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture
+def recon_worker(workers):
+    """One real worker consuming both queues."""
     workers.start()
-    yield workers
-    workers.stop_all()
+    return workers

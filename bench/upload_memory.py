@@ -1,0 +1,74 @@
+"""Peak memory of the web process while it receives and ingests a ~1 GB DICOM zip upload.
+
+The zip is a synthetic Siemens-like multi-echo GRE series (magnitude + phase) written with
+clinical.scanio.synthetic; it is posted with curl to a gunicorn worker, whose peak resident set
+(VmHWM) is read from /proc before and after.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .server import Gunicorn, Installation, memory_kib
+
+# 320 x 320 x 208 voxels, 8 echoes, magnitude + phase: 3,328 slices of 200 KiB = about 1 GiB of DICOM.
+SHAPE = tuple(int(v) for v in os.environ.get("BENCH_UPLOAD_SHAPE", "320,320,208,8").split(","))
+
+
+def make_zip(folder: Path) -> Path:
+    from clinical.scanio.synthetic import write_dicom_series
+
+    x, y, z, echoes = SHAPE
+    rng = np.random.default_rng(0)
+    te = [0.004 + 0.004 * i for i in range(echoes)]
+    magnitude = rng.uniform(100, 1000, size=SHAPE).astype(np.float32)
+    phase = rng.uniform(-np.pi, np.pi, size=SHAPE).astype(np.float32)
+    affine = np.diag([0.7, 0.7, 0.8, 1.0])
+    series = folder / "dicom"
+    write_dicom_series(series, magnitude, phase, te, affine)
+    del magnitude, phase
+    target = folder / "exam.zip"
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
+        for path in sorted(series.rglob("*")):
+            archive.write(path, path.relative_to(series).as_posix())
+    return target
+
+
+def main() -> None:
+    install = Installation()
+    _, study, session_key = install.coordinator_session()
+    from clinical.models import Patient
+
+    patient = Patient.objects.create(study=study, code="BENCH-1", diagnosis="ALS")
+    started = time.perf_counter()
+    archive = make_zip(install.folder)
+    size = archive.stat().st_size
+    print(f"made {size / 2**30:.2f} GiB DICOM zip ({SHAPE[0]}x{SHAPE[1]}x{SHAPE[2]}, {SHAPE[3]} echoes, "
+          f"magnitude + phase) in {time.perf_counter() - started:.0f} s")
+    server = Gunicorn(install)
+    try:
+        pid = server.worker_pid()
+        before = memory_kib(pid, "VmHWM")
+        csrf = "b" * 32
+        started = time.perf_counter()
+        result = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+             "-b", f"sessionid={session_key}; csrftoken={csrf}", "-H", f"X-CSRFToken: {csrf}",
+             "-H", f"Referer: {server.url}/",
+             "-F", "scan_date=2024-01-01", "-F", f"files=@{archive}",
+             f"{server.url}/studies/{study.pk}/patients/{patient.pk}/scans/new/"],
+            capture_output=True, text=True, check=True,
+        )
+        seconds = time.perf_counter() - started
+        peak = memory_kib(pid, "VmHWM")
+    finally:
+        server.stop()
+    stored = patient.scans.count()
+    print(f"upload answered HTTP {result.stdout} in {seconds:.0f} s; scans stored: {stored}")
+    print(f"web worker peak RSS: {before / 1024:.0f} MiB before, {peak / 1024:.0f} MiB after "
+          f"(upload {size / 2**20:.0f} MiB; decoded arrays {2 * np.prod(SHAPE) * 4 / 2**20:.0f} MiB float32)")

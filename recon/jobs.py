@@ -1,0 +1,203 @@
+"""Running reconstructions reliably: claim, heartbeat, cancel, write-then-move, one result.
+
+A run is claimed by one delivery of its task at a time (a token stored on the row).
+A worker killed mid-run stops its heartbeat; any later delivery (Redis redelivery,
+or the requeue a restarting worker does) finds the heartbeat stale and takes over.
+Outputs are written to a temporary folder named after the claim and moved into place
+only by the claim holder, in the same transaction that marks the run succeeded.
+"""
+from __future__ import annotations
+
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import ReconRun
+from .previews import write_chi_preview
+from .qsm import InputError, __version__, load_inputs, reconstruct, save_outputs
+
+DEFAULT_PARAMS = {"inversion": "iswim", "background": "vsharp", "mask": "magnitude", "reference": "brain"}
+PROGRESS_INTERVAL_S = 0.5
+
+
+class Cancelled(Exception):
+    """The run was cancelled (or taken over) while it was running."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    run_id: int
+    token: uuid.UUID
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=settings.RECON_STALE_AFTER_SECONDS)
+
+
+def claim(run_id: int) -> Claim | str:
+    """Take the run for this delivery, or say why not: "missing", "finished", "busy" (a live worker has it)."""
+    with transaction.atomic():
+        run = ReconRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            return "missing"
+        if run.finished:
+            return "finished"
+        now = timezone.now()
+        if run.status == ReconRun.Status.RUNNING and run.heartbeat_at and now - run.heartbeat_at < stale_after():
+            return "busy"
+        run.claim = uuid.uuid4()
+        run.status = ReconRun.Status.RUNNING
+        run.attempts += 1
+        run.started_at = run.started_at or now
+        run.heartbeat_at = now
+        run.stage, run.percent, run.error = "starting", 0, ""
+        run.save(update_fields=["claim", "status", "attempts", "started_at", "heartbeat_at", "stage", "percent", "error"])
+        return Claim(run.pk, run.claim)
+
+
+def _holding(claim: Claim):
+    return ReconRun.objects.filter(pk=claim.run_id, claim=claim.token, status=ReconRun.Status.RUNNING)
+
+
+class Heartbeat(threading.Thread):
+    """Touches heartbeat_at while a long stage runs, so live runs are never taken over."""
+
+    def __init__(self, claim: Claim) -> None:
+        super().__init__(daemon=True)
+        self.claim, self.stopped = claim, threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(settings.RECON_HEARTBEAT_SECONDS):
+            _holding(self.claim).update(heartbeat_at=timezone.now())
+        connection.close()  # this thread's own connection
+
+
+class ProgressReporter:
+    """The pipeline's progress callback: stores stage and percent, and stops a cancelled run."""
+
+    def __init__(self, claim: Claim) -> None:
+        self.claim, self.last = claim, 0.0
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        now = timezone.now().timestamp()
+        if fraction < 1 and now - self.last < PROGRESS_INTERVAL_S:
+            return
+        self.last = now
+        updated = _holding(self.claim).update(stage=stage, percent=round(95 * fraction, 1), heartbeat_at=timezone.now())
+        if not updated:
+            raise Cancelled(f"run {self.claim.run_id} was cancelled or taken over")
+
+
+def reconstruct_run(claim: Claim) -> None:
+    """Reconstruct a claimed run and publish its outputs; raise InputError/ValueError for bad data."""
+    run = ReconRun.objects.select_related("scan").get(pk=claim.run_id)
+    scan = run.scan
+    if scan.field_strength_t is None:
+        raise InputError("The scan has no field strength: edit the scan session's field strength (T) and retry.")
+    inputs = load_inputs(
+        [scan.path("magnitude")], [scan.path("phase")], te_ms=scan.echo_times_ms, b0_tesla=float(scan.field_strength_t)
+    )
+    report = ProgressReporter(claim)
+    result = reconstruct(
+        inputs.magnitude, inputs.phase, inputs.te_s, inputs.b0_tesla, inputs.affine,
+        inversion=run.params["inversion"], background=run.params["background"],
+        reference=run.params["reference"], progress=report,
+    )
+    report("saving", 0.99)
+    staging = run.directory.with_name(f"{run.uid}.tmp-{claim.token}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        written = save_outputs(result, inputs, staging / "chi.nii.gz", intermediates_dir=staging)
+        write_chi_preview(result.chi, result.mask, inputs.affine, staging / "preview.png")
+        outputs = {role: path.name for role, path in written.items()} | {"preview": "preview.png"}
+        _publish(claim, staging, outputs, result.timings, inputs.sources)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish(claim: Claim, staging, outputs: dict, timings: dict, sources: dict) -> None:
+    with transaction.atomic():
+        run = ReconRun.objects.select_for_update().select_related("scan").get(pk=claim.run_id)
+        if run.claim != claim.token or run.status != ReconRun.Status.RUNNING:
+            raise Cancelled(f"run {run.pk} was cancelled or taken over before it finished")
+        run.directory.parent.mkdir(parents=True, exist_ok=True)
+        staging.rename(run.directory)
+        run.status, run.stage, run.percent = ReconRun.Status.SUCCEEDED, "done", 100
+        run.outputs, run.timings, run.package_version = outputs, timings, __version__
+        run.input_sha256 = _input_digests(sources)
+        run.finished_at = timezone.now()
+        run.save()
+        if not ReconRun.objects.filter(scan=run.scan, is_current=True).exists():
+            run.make_current()
+
+
+def _input_digests(sources: dict) -> dict[str, str]:
+    """{"magnitude": sha256, "phase": sha256, ...} from the library's provenance of its inputs."""
+    digests = {}
+    for role, described in sources.items():
+        for index, item in enumerate(described if isinstance(described, list) else [described]):
+            if item:
+                digests[role if index == 0 else f"{role}_{index + 1}"] = item["sha256"]
+    return digests
+
+
+def fail(run_id: int, message: str, token: uuid.UUID | None = None) -> None:
+    runs = ReconRun.objects.filter(pk=run_id).exclude(status__in=ReconRun.FINISHED)
+    if token is not None:
+        runs = runs.filter(claim=token)
+    runs.update(status=ReconRun.Status.FAILED, error=message, finished_at=timezone.now())
+
+
+def release(claim: Claim) -> None:
+    """Give a claimed run back to the queue (before a retry after a transient failure)."""
+    _holding(claim).update(status=ReconRun.Status.QUEUED, claim=None, heartbeat_at=None, stage="waiting to retry")
+
+
+def queue_run(scan, params: dict | None = None, user=None) -> ReconRun:
+    """Create a run and send its task once the surrounding transaction commits."""
+    from .tasks import reconstruct_task
+
+    run = ReconRun.objects.create(scan=scan, params={**DEFAULT_PARAMS, **(params or {})}, created_by=user)
+    transaction.on_commit(lambda: reconstruct_task.delay(run.pk))
+    return run
+
+
+def cancel(run: ReconRun) -> bool:
+    """Cancel a queued or running run; the worker notices at its next progress report."""
+    return bool(
+        ReconRun.objects.filter(pk=run.pk).exclude(status__in=ReconRun.FINISHED).update(
+            status=ReconRun.Status.CANCELLED, claim=None, finished_at=timezone.now(), stage="cancelled"
+        )
+    )
+
+
+def retry(run: ReconRun) -> bool:
+    """Send a failed or cancelled run again (same parameters, same row)."""
+    from .tasks import reconstruct_task
+
+    updated = ReconRun.objects.filter(pk=run.pk, status__in=[ReconRun.Status.FAILED, ReconRun.Status.CANCELLED]).update(
+        status=ReconRun.Status.QUEUED, error="", stage="", percent=0, claim=None, heartbeat_at=None,
+        started_at=None, finished_at=None,
+    )
+    if updated:
+        transaction.on_commit(lambda: reconstruct_task.delay(run.pk))
+    return bool(updated)
+
+
+def requeue_orphans() -> list[int]:
+    """Send again every run that is queued or whose worker stopped beating (called when a worker starts)."""
+    from .tasks import reconstruct_task
+
+    ids = list(
+        ReconRun.objects.filter(status__in=[ReconRun.Status.QUEUED, ReconRun.Status.RUNNING]).values_list("pk", flat=True)
+    )
+    for run_id in ids:
+        reconstruct_task.delay(run_id)
+    return ids
+

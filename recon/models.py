@@ -1,0 +1,110 @@
+"""Reconstruction runs: one per scan and parameter set, versioned, with one current run per scan."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import models, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from clinical.models import ScanSession
+
+INVERSIONS = {"iswim": "iSWIM (Tang 2013)", "tkd": "TKD", "tv": "TV-ADMM"}
+BACKGROUNDS = {"vsharp": "V-SHARP", "pdf": "PDF"}
+MASK_SOURCES = {"magnitude": "from the magnitude (automatic)"}
+REFERENCES = {"brain": "whole-brain mean"}
+
+
+class ReconRun(models.Model):
+    """A QSM reconstruction of one scan with one parameter set.
+
+    Outputs live under MEDIA_ROOT/recon/<study>/<uid>/ and are moved there whole
+    when the run succeeds: chi.nii.gz (ppm), chi.json (provenance), mask.nii.gz,
+    total_field.nii.gz, local_field.nii.gz (ppm), preview.png.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    scan = models.ForeignKey(ScanSession, on_delete=models.CASCADE, related_name="recon_runs")
+    params = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=20, blank=True)
+    percent = models.FloatField(default=0)
+    error = models.TextField(blank=True)
+    is_current = models.BooleanField(default=False)
+    package_version = models.CharField(max_length=20, blank=True)
+    input_sha256 = models.JSONField(default=dict)
+    outputs = models.JSONField(default=dict)
+    timings = models.JSONField(default=dict)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claim = models.UUIDField(null=True, editable=False)
+    heartbeat_at = models.DateTimeField(null=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["scan"], condition=models.Q(is_current=True), name="one_current_run_per_scan")
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.scan} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("run_status", args=[self.scan.study_id, self.pk])
+
+    @property
+    def directory(self) -> Path:
+        return Path(settings.MEDIA_ROOT) / "recon" / str(self.scan.study_id) / str(self.uid)
+
+    def output_path(self, kind: str) -> Path:
+        return self.directory / self.outputs[kind]
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def elapsed_seconds(self) -> float | None:
+        if not self.started_at:
+            return None
+        return ((self.finished_at or timezone.now()) - self.started_at).total_seconds()
+
+    def describe_params(self) -> str:
+        p = self.params
+        return (
+            f"{INVERSIONS.get(p.get('inversion'), p.get('inversion'))}, "
+            f"{BACKGROUNDS.get(p.get('background'), p.get('background'))}, "
+            f"mask {p.get('mask', 'magnitude')}, reference {REFERENCES.get(p.get('reference'), p.get('reference'))}"
+        )
+
+    @transaction.atomic
+    def make_current(self) -> None:
+        ReconRun.objects.filter(scan=self.scan, is_current=True).exclude(pk=self.pk).update(is_current=False)
+        ReconRun.objects.filter(pk=self.pk).update(is_current=True)
+        self.is_current = True
+
+    def as_status(self) -> dict:
+        return {
+            "id": self.pk,
+            "status": self.status,
+            "stage": self.stage,
+            "percent": round(self.percent, 1),
+            "elapsed_seconds": round(self.elapsed_seconds, 1) if self.elapsed_seconds is not None else None,
+            "error": self.error,
+            "is_current": self.is_current,
+            "attempts": self.attempts,
+        }

@@ -1,0 +1,27 @@
+"""Upload a simulated head (recon.qsm.phantom) through the real ingest path, as a coordinator would.
+
+Used by the benchmarks and the demo study: the phantom is written as dcm2niix-style NIfTI files
+with sidecars, then stored by clinical.scans.store_upload (checks, de-identification, conversion).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+from django.core.files import File
+
+from clinical.models import Patient, ScanSession
+from clinical.scanio.synthetic import write_nifti_series
+from clinical.scans import store_upload
+
+from .qsm.phantom import HeadPhantom
+
+
+def upload_phantom(patient: Patient, head: HeadPhantom, scan_date: dt.date, user=None, **fields) -> ScanSession:
+    with tempfile.TemporaryDirectory() as folder, ExitStack() as files:
+        paths = write_nifti_series(Path(folder), head.magnitude, head.phase, head.te_s, head.affine,
+                                   field_strength_t=head.b0_tesla, identifying=False)
+        uploads = [files.enter_context(File(path.open("rb"), name=path.name)) for path in paths]
+        return store_upload(patient, {"scan_date": scan_date, **fields}, uploads, user)

@@ -1,0 +1,66 @@
+"""Celery tasks of the recon queue."""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
+from django.conf import settings
+
+from . import jobs
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    name="recon.reconstruct",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.RECON_SOFT_TIME_LIMIT,
+    time_limit=settings.RECON_SOFT_TIME_LIMIT + 300,
+)
+def reconstruct_task(self, run_id: int) -> str:
+    """Reconstruct one run. Idempotent: a finished run is left alone, a live one is checked on later."""
+    claim = jobs.claim(run_id)
+    if claim in ("missing", "finished"):
+        return claim
+    if claim == "busy":
+        # Another worker is beating on it; look again once it could have gone stale.
+        self.apply_async((run_id,), countdown=settings.RECON_STALE_AFTER_SECONDS)
+        return "busy"
+    heartbeat = jobs.Heartbeat(claim)
+    heartbeat.start()
+    try:
+        jobs.reconstruct_run(claim)
+    except jobs.Cancelled:
+        return "cancelled"
+    except SoftTimeLimitExceeded:
+        jobs.fail(run_id, f"Stopped after the {settings.RECON_SOFT_TIME_LIMIT} s time limit; "
+                          "check the scan's size or raise RECON_SOFT_TIME_LIMIT.", claim.token)
+        return "failed"
+    except ValueError as exc:  # bad data (InputError is a ValueError): retrying cannot help
+        jobs.fail(run_id, str(exc), claim.token)
+        return "failed"
+    except Exception as exc:  # transient (database, disk, broker): back off and try again
+        if self.request.retries >= settings.RECON_MAX_RETRIES:
+            jobs.fail(run_id, f"Gave up after {self.request.retries + 1} attempts: {exc.__class__.__name__}: {exc}",
+                      claim.token)
+            return "failed"
+        log.warning("run %s: transient failure, retrying: %s", run_id, exc)
+        jobs.release(claim)
+        raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries))
+    finally:
+        heartbeat.stopped.set()
+    return "succeeded"
+
+
+@worker_ready.connect
+def requeue_orphans_on_start(sender=None, **kwargs) -> None:
+    """A restarted worker picks up runs whose worker died (the embedded broker cannot redeliver)."""
+    if sender is None or "recon" not in (sender.app.amqp.queues.consume_from or {}):
+        return
+    ids = jobs.requeue_orphans()
+    if ids:
+        log.info("requeued runs %s", ids)
