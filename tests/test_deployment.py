@@ -40,11 +40,11 @@ def test_settings_refuse_to_start_without_a_secret_key(tmp_path):
 def test_compose_has_every_service_with_healthchecks_and_ordering():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"web", "worker", "redis", "postgres", "migrate"} <= set(services)
-    for name in ("web", "worker", "redis", "postgres"):
+    assert {"web", "worker", "recon-worker", "redis", "postgres", "migrate"} <= set(services)
+    for name in ("web", "worker", "recon-worker", "redis", "postgres"):
         assert "healthcheck" in services[name], name
     assert "gunicorn" in open(ROOT / "Dockerfile").read()
-    for name in ("web", "worker"):
+    for name in ("web", "worker", "recon-worker"):
         depends = services[name]["depends_on"]
         assert depends["postgres"]["condition"] == "service_healthy"
         assert depends["redis"]["condition"] == "service_healthy"
@@ -52,3 +52,10 @@ def test_compose_has_every_service_with_healthchecks_and_ordering():
         assert "media:/data/media" in services[name]["volumes"]
     assert services["migrate"]["command"][-2:] == ["migrate", "--noinput"]
     assert "media" in compose["volumes"]
+
+
+def test_reconstructions_have_their_own_single_task_workers():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    recon = " ".join(services["recon-worker"]["command"])
+    assert "--queues=recon" in recon and "--concurrency=1" in recon
+    assert "recon" not in " ".join(services["worker"]["command"])
