@@ -83,7 +83,22 @@ def dipole_kernel(
     k2[0, 0, 0] = 1.0  # avoid 0/0; D(0) is set below
     kernel = np.float32(1.0 / 3.0) - kb**2 / k2
     kernel[0, 0, 0] = 0.0
+    _zero_nyquist(kernel, shape)
     return kernel.astype(np.float32, copy=False)
+
+
+def _zero_nyquist(spectrum: np.ndarray, shape: Sequence[int]) -> None:
+    """Zero the Nyquist planes of even-sized axes.
+
+    There ``k`` and ``-k`` are the same sample, so an oblique kernel's
+    ``kx * ky`` cross terms have no consistent sign; left in, they break
+    Hermitian symmetry and ring across the whole volume from sharp edges.
+    """
+    for axis, n in enumerate(shape[:3]):
+        if n % 2 == 0:
+            index = [slice(None)] * 3
+            index[axis] = n // 2 if axis < 2 else -1
+            spectrum[tuple(index)] = 0.0
 
 
 def forward_field(

@@ -89,6 +89,7 @@ def iswim(
     mask: np.ndarray,
     voxel_size: Sequence[float],
     b0_dir: Sequence[float],
+    data_mask: np.ndarray | None = None,
     threshold: float = 0.1,
     structure_ppm: float = 0.04,
     iterations: int = 4,
@@ -99,16 +100,21 @@ def iswim(
     1. TKD start with ``threshold``.
     2. Geometry constraint: voxels of the mask whose susceptibility exceeds the
        brain median by more than ``structure_ppm`` (veins, iron-rich nuclei,
-       the paramagnetic cortex) keep their value; the rest of the image is set
-       to the median (the low-susceptibility background).
+       paramagnetic cortex) keep their value; the rest of the brain is set to
+       the median (the low-susceptibility background), outside to zero.
     3. The k-space cone ``|D| < threshold`` is replaced by the spectrum of the
        constrained image; outside the cone the measured ``F(field) / D`` stays.
+       Where the field was not measured (the rim background removal eroded and
+       everything outside the mask) it is taken from the current estimate,
+       ``D * chi``, instead of being assumed zero.
     4. Repeat from 2 for ``iterations`` rounds.
 
     Parameters
     ----------
     local_ppm, mask, voxel_size, b0_dir
         As for :func:`tkd`.
+    data_mask : ndarray of bool, optional
+        Where ``local_ppm`` was measured; defaults to ``mask``.
     threshold : float
         Cone definition and TKD start, about 0.1 in Tang et al.
     structure_ppm : float
@@ -125,16 +131,21 @@ def iswim(
     if iterations < 0 or structure_ppm <= 0:
         raise ValueError("iterations must be >= 0 and structure_ppm > 0")
     shape = local_ppm.shape
+    measured_where = mask if data_mask is None else data_mask
+    field = np.where(measured_where, local_ppm, 0).astype(np.float32)
     kernel = dipole_kernel(shape, voxel_size, b0_dir)
     cone = np.abs(kernel) < threshold
-    measured = rfft3(local_ppm.astype(np.float32)) * _truncated_inverse(kernel, threshold)
-    chi = irfft3(measured, shape)
+    inverse = _truncated_inverse(kernel, threshold)
+    chi = np.where(mask, irfft3(rfft3(field) * inverse, shape), 0).astype(np.float32)
     for _ in range(iterations):
         background = np.median(chi[mask])
         structures = mask & (chi - background > structure_ppm)
         constrained = np.where(structures, chi, np.where(mask, background, 0)).astype(np.float32)
-        chi = irfft3(np.where(cone, rfft3(constrained), measured), shape)
-    return np.where(mask, chi, 0).astype(np.float32)
+        modelled = irfft3(rfft3(chi) * kernel, shape)
+        completed = np.where(measured_where, field, modelled).astype(np.float32)
+        spectrum = np.where(cone, rfft3(constrained), rfft3(completed) * inverse)
+        chi = np.where(mask, irfft3(spectrum, shape), 0).astype(np.float32)
+    return chi
 
 
 def tv(
@@ -193,21 +204,27 @@ def tv(
     denominator = mu_data * kernel**2 + mu_grad * grad_gain
     denominator[0, 0, 0] = 1.0  # the mean is undetermined; it is referenced later
 
+    # With t = grad(chi) + u, the shrinkage z = t - clip(t) leaves the scaled
+    # dual u = t - z = clip(t), so only t and u are stored.
+    weighted_field = w2 * field
+    data_gain = 1.0 / (w2 + mu_data)
+    level = np.float32(alpha / mu_grad)
     chi = np.zeros(shape, np.float32)
     y, u_data = field.copy(), np.zeros(shape, np.float32)
-    z, u_grad = np.zeros((3, *shape), np.float32), np.zeros((3, *shape), np.float32)
-    shrink = np.float32(alpha / mu_grad)
+    u_grad = np.zeros((3, *shape), np.float32)
+    t = np.zeros((3, *shape), np.float32)
     for _ in range(iterations):
-        rhs = mu_data * kernel * rfft3(y - u_data) + mu_grad * rfft3(grad_adjoint(z - u_grad))
+        z_minus_u = t - 2 * u_grad
+        rhs = mu_data * kernel * rfft3(y - u_data) + mu_grad * rfft3(grad_adjoint(z_minus_u))
         rhs[0, 0, 0] = 0
         chi_new = irfft3(rhs / denominator, shape).astype(np.float32)
-        change = np.linalg.norm(chi_new - chi) / max(np.linalg.norm(chi_new), 1e-12)
+        change = np.linalg.norm(chi_new - chi) / max(float(np.linalg.norm(chi_new)), 1e-12)
         chi = chi_new
         dipole_chi = irfft3(rfft3(chi) * kernel, shape).astype(np.float32)
-        gradient = grad(chi)
-        z = _soft_threshold(gradient + u_grad, shrink)
-        u_grad += gradient - z
-        y = (w2 * field + mu_data * (dipole_chi + u_data)) / (w2 + mu_data)
+        grad(chi, out=t)
+        t += u_grad
+        np.clip(t, -level, level, out=u_grad)
+        y = (weighted_field + mu_data * (dipole_chi + u_data)) * data_gain
         u_data += dipole_chi - y
         if change < tol:
             break
@@ -230,19 +247,21 @@ def _check_threshold(threshold: float) -> None:
         raise ValueError(f"threshold must be in (0, 2/3), got {threshold}")
 
 
-def _soft_threshold(x: np.ndarray, level: np.float32) -> np.ndarray:
-    return np.sign(x) * np.maximum(np.abs(x) - level, 0)
-
-
 def _finite_differences(shape: Sequence[int], voxel_size: Sequence[float]):
     """Periodic forward-difference gradient (per mm), its adjoint and ``sum |E_j(k)|^2``."""
     steps = [np.float32(1.0 / v) for v in voxel_size]
 
-    def grad(x: np.ndarray) -> np.ndarray:
-        return np.stack([(np.roll(x, -1, axis=a) - x) * steps[a] for a in range(3)])
+    def grad(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        for axis in range(3):
+            _forward_difference(x, axis, out[axis])
+            out[axis] *= steps[axis]
+        return out
 
     def grad_adjoint(g: np.ndarray) -> np.ndarray:
-        return sum((np.roll(g[a], 1, axis=a) - g[a]) * steps[a] for a in range(3))
+        total = np.zeros(g.shape[1:], np.float32)
+        for axis in range(3):
+            total -= _forward_difference_adjoint_neg(g[axis], axis) * steps[axis]
+        return total
 
     gain = np.zeros((shape[0], shape[1], shape[2] // 2 + 1), np.float32)
     for axis, (n, step) in enumerate(zip(shape[:3], steps)):
@@ -250,3 +269,26 @@ def _finite_differences(shape: Sequence[int], voxel_size: Sequence[float]):
         per_axis = (2 - 2 * np.cos(2 * np.pi * freq / n)).astype(np.float32) * step**2
         gain += per_axis.reshape([-1 if a == axis else 1 for a in range(3)])
     return grad, grad_adjoint, gain
+
+
+def _forward_difference(x: np.ndarray, axis: int, out: np.ndarray) -> None:
+    """``out = x[n + 1] - x[n]`` along ``axis`` with periodic wrap."""
+    head = [slice(None)] * 3
+    tail = [slice(None)] * 3
+    head[axis], tail[axis] = slice(0, -1), slice(1, None)
+    np.subtract(x[tuple(tail)], x[tuple(head)], out=out[tuple(head)])
+    last, first = [slice(None)] * 3, [slice(None)] * 3
+    last[axis], first[axis] = slice(-1, None), slice(0, 1)
+    np.subtract(x[tuple(first)], x[tuple(last)], out=out[tuple(last)])
+
+
+def _forward_difference_adjoint_neg(g: np.ndarray, axis: int) -> np.ndarray:
+    """``g[n] - g[n - 1]`` (periodic): minus the adjoint of the forward difference."""
+    out = np.empty_like(g)
+    head, tail = [slice(None)] * 3, [slice(None)] * 3
+    head[axis], tail[axis] = slice(0, -1), slice(1, None)
+    np.subtract(g[tuple(tail)], g[tuple(head)], out=out[tuple(tail)])
+    last, first = [slice(None)] * 3, [slice(None)] * 3
+    last[axis], first[axis] = slice(-1, None), slice(0, 1)
+    np.subtract(g[tuple(first)], g[tuple(last)], out=out[tuple(first)])
+    return out

@@ -26,15 +26,25 @@ from skimage.filters import threshold_otsu
 _BALL = ndimage.generate_binary_structure(3, 1)
 
 
-def magnitude_mask(magnitude: np.ndarray, threshold_scale: float = 0.5) -> np.ndarray:
+def magnitude_mask(
+    magnitude: np.ndarray,
+    voxel_size: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    threshold_scale: float = 0.5,
+    erode_mm: float = 3.0,
+) -> np.ndarray:
     """Head-centre tissue mask from a (X, Y, Z) or (X, Y, Z, E) magnitude.
 
     Parameters
     ----------
     magnitude : ndarray
         Magnitude, any scale; echoes are combined by root-sum-of-squares.
+    voxel_size : tuple of float
+        mm, for the erosion.
     threshold_scale : float
         Multiplier of the Otsu threshold (lower keeps more dark tissue).
+    erode_mm : float
+        Final erosion: drops the CSF and dura against the skull, where the
+        bone's field varies too steeply for background removal.
 
     Returns
     -------
@@ -47,7 +57,9 @@ def magnitude_mask(magnitude: np.ndarray, threshold_scale: float = 0.5) -> np.nd
     opened = ndimage.binary_opening(foreground, _BALL, iterations=2)
     core = _central_component(opened)
     closed = ndimage.binary_closing(core, _BALL, iterations=2, border_value=0)
-    return ndimage.binary_fill_holes(closed | core)
+    filled = ndimage.binary_fill_holes(closed | core)
+    depth = ndimage.distance_transform_edt(filled, sampling=voxel_size)
+    return depth > erode_mm
 
 
 def refine_by_phase_quality(mask: np.ndarray, phase_step: np.ndarray, min_coherence: float = 0.6) -> np.ndarray:

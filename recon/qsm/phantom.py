@@ -195,7 +195,9 @@ def simulate_head(
     chi_table = np.array([TISSUES[i][1] for i in range(len(TISSUES))], dtype=np.float32)
     chi_table[ROI_LABELS["LMC"]] += extra[0]
     chi_table[ROI_LABELS["RMC"]] += extra[1]
-    total_sim = forward_field(_partial_volume_background(chi_table[sim_labels], sim_labels >= 3, voxel), voxel, b0_dir)
+    x, y, z = _coordinates(sim_shape, voxel)
+    brain_sim = _ellipsoid(x, y, z, (0.0, 0.0, 0.0), np.add(_BRAIN, _MASK_MARGIN_MM))
+    total_sim = forward_field(_smooth_background(chi_table[sim_labels], brain_sim, voxel), voxel, b0_dir)
 
     window = tuple(slice((s - n) // 2, (s - n) // 2 + n) for s, n in zip(sim_shape, shape))
     labels = sim_labels[window]
@@ -203,8 +205,8 @@ def simulate_head(
     total = np.ascontiguousarray(total_sim[window], dtype=np.float32)
     del total_sim
     chi = chi_table[labels]
-    x, y, z = _coordinates(shape, voxel)
-    brain = _ellipsoid(x, y, z, (0.0, 0.0, 0.0), np.add(_BRAIN, _MASK_MARGIN_MM))
+    brain = brain_sim[window]
+    del brain_sim
 
     padded = _DoublePadding(brain)
     chi_brain = np.where(brain, chi - chi[brain].mean(), 0).astype(np.float32)
@@ -253,15 +255,17 @@ class _DoublePadding:
         return volume[tuple(slice(lo, lo + n) for (lo, _), n in zip(self.pad_width, self.shape))]
 
 
-def _partial_volume_background(chi: np.ndarray, intracranial: np.ndarray, voxel) -> np.ndarray:
-    """Blur air/bone/tissue edges outside the cavity by ~1 mm, as partial volume would.
+def _smooth_background(chi: np.ndarray, brain: np.ndarray, voxel) -> np.ndarray:
+    """Blur everything outside the brain mask with a 2 mm Gaussian (partial volume).
 
-    Staircase edges of +9.4 / -2 ppm otherwise create voxel-scale field spikes
-    that no real head has; the brain itself keeps its sharp ground truth.
+    Staircase edges of +9.4 / -2 ppm otherwise make the spectral dipole
+    convolution ring through the whole volume (worst with an oblique B0) and
+    create voxel-scale field spikes no real head has; the brain keeps its
+    sharp ground truth.
     """
-    outside = np.where(intracranial, np.float32(0.0), chi)
-    blurred = ndimage.gaussian_filter(outside, sigma=[1.0 / v for v in voxel], mode="nearest")
-    return np.where(intracranial, chi, blurred).astype(np.float32)
+    outside = np.where(brain, np.float32(0.0), chi)
+    blurred = ndimage.gaussian_filter(outside, sigma=[2.0 / v for v in voxel], mode="nearest")
+    return np.where(brain, chi, blurred).astype(np.float32)
 
 
 def _triple(value, kind, name: str) -> tuple:

@@ -141,7 +141,7 @@ def reconstruct(
     clock.start("mask")
     step, dte = echo.phase_step(magnitude, phase, te) if len(te) > 1 else (phase[..., 0], te[0])
     if mask is None:
-        brain = masking.refine_by_phase_quality(masking.magnitude_mask(magnitude), step)
+        brain = masking.refine_by_phase_quality(masking.magnitude_mask(magnitude, voxel), step)
     else:
         brain = np.asarray(mask, dtype=bool)
     grid = WorkGrid.around(brain)
@@ -170,11 +170,8 @@ def reconstruct(
         local_w, valid_w = bg.pdf(total_w, brain_w, voxel, b0_dir)
 
     clock.start("inversion")
-    weight = _data_weight(magnitude_w, brain_w)
     options = dict(inversion_options or {})
-    chi_w = inv.INVERSIONS[inversion](
-        local_w, brain_w, voxel, b0_dir, data_mask=valid_w, weight=weight, **options
-    )
+    chi_w = inv.INVERSIONS[inversion](local_w, brain_w, voxel, b0_dir, data_mask=valid_w, **options)
 
     clock.start("reference")
     ref_w = grid.crop(np.asarray(reference_mask, dtype=bool)) if reference == "mask" else None
@@ -266,10 +263,3 @@ def _validate(magnitude, phase, te_s, b0_tesla, affine, mask, reference, referen
     if reference == "mask" and (reference_mask is None or np.shape(reference_mask) != magnitude.shape[:3]):
         raise ValueError("reference='mask' needs a reference_mask of the image shape")
     return te
-
-
-def _data_weight(magnitude: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Echo-averaged magnitude scaled to [0, 1] by its 99th percentile in the mask."""
-    mean = magnitude.mean(axis=-1)
-    scale = np.percentile(mean[mask], 99) if mask.any() else 1.0
-    return np.clip(mean / max(scale, 1e-12), 0, 1).astype(np.float32)
