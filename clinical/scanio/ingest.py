@@ -65,6 +65,7 @@ def read_upload(
         If ``study_code`` is empty, too long or contains a backslash.
     """
     _check_study_code(study_code)
+    Path(workdir).mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="scanio-", dir=workdir))
     files = expand_upload([Path(p) for p in paths], scratch, limits)
     niftis, sidecars, dicoms = _sort_by_format(files)

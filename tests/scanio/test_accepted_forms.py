@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -129,3 +130,19 @@ def test_bids_zip_skips_other_images_with_a_note(tmp_path, ingest, truth):
     scan = ingest([zip_dir(anat, tmp_path / "anat.zip")])
     assert_matches(scan, truth, phase_tol=1e-6)
     assert any("sub-01_T1w.nii.gz" in w and "ignored" in w for w in scan.warnings)
+
+
+def test_nifti_phase_told_by_sidecar_image_type(tmp_path, ingest, truth):
+    files = write_nifti_series(tmp_path / "nii", truth.magnitude, truth.phase, truth.echo_times_s, truth.affine)
+    renamed = []
+    for path in files:
+        target = path.with_name(path.name.replace("gre_e", "scan_e").replace("_ph", ""))
+        if "_ph" in path.name:
+            target = target.with_name(target.name.replace("scan_e", "other_e"))
+            if path.suffix == ".json":
+                sidecar = json.loads(path.read_text())
+                sidecar["ImageType"] = "ORIGINAL\\PRIMARY\\P\\ND"
+                path.write_text(json.dumps(sidecar))
+        renamed.append(path.rename(target))
+    assert not [p for p in renamed if "_ph" in p.name]
+    assert_matches(ingest(renamed), truth, phase_tol=1e-6)
