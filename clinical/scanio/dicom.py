@@ -52,7 +52,6 @@ class SliceHeader:
 
     source: SourceFile
     series_uid: str
-    series_number: int | None
     part: str | None
     echo_number: int | None
     echo_time_ms: float | None
@@ -68,7 +67,6 @@ class SliceHeader:
 class SeriesLayout:
     """A validated series: slices ordered by echo then position."""
 
-    part: str
     files: list[list[SliceHeader]]
     echo_times_ms: list[float]
     affine: np.ndarray
@@ -143,7 +141,6 @@ def _slice_header(ds, source: SourceFile) -> SliceHeader:
     return SliceHeader(
         source=source,
         series_uid=str(ds.get("SeriesInstanceUID", "")),
-        series_number=_optional_int(ds.get("SeriesNumber")),
         part=_image_part(ds) if is_image else None,
         echo_number=_optional_int(ds.get("EchoNumbers")),
         echo_time_ms=_optional_float(ds.get("EchoTime")),
@@ -260,7 +257,7 @@ def choose_pair(headers: list[SliceHeader]) -> tuple[SeriesLayout, SeriesLayout]
             groups[(header.series_uid, header.part)].append(header)
     by_part = {part: [g for key, g in groups.items() if key[1] == part] for part in (MAGNITUDE, PHASE)}
     _require_both_parts(headers, by_part)
-    layouts = {part: _valid_layouts(by_part[part], part) for part in (MAGNITUDE, PHASE)}
+    layouts = {part: _valid_layouts(by_part[part]) for part in (MAGNITUDE, PHASE)}
     pairs = [(m, p) for m in layouts[MAGNITUDE] for p in layouts[PHASE] if m.matches(p)]
     if not pairs:
         _explain_mismatch(by_part)
@@ -287,11 +284,11 @@ def _require_both_parts(headers: list[SliceHeader], by_part: dict[str, list]) ->
         raise UploadError(name, "no phase images (ImageType P/PHASE) found in the DICOM files", _REMEDY_SERIES)
 
 
-def _valid_layouts(groups: list[list[SliceHeader]], part: str) -> list[SeriesLayout]:
+def _valid_layouts(groups: list[list[SliceHeader]]) -> list[SeriesLayout]:
     layouts = []
     for group in groups:
         try:
-            layouts.append(layout_series(group, part))
+            layouts.append(layout_series(group))
         except UploadError:
             continue
     return layouts
@@ -299,8 +296,8 @@ def _valid_layouts(groups: list[list[SliceHeader]], part: str) -> list[SeriesLay
 
 def _explain_mismatch(by_part: dict[str, list[list[SliceHeader]]]) -> None:
     """Raise the most specific error for the largest magnitude and phase series."""
-    magnitude = layout_series(max(by_part[MAGNITUDE], key=len), MAGNITUDE)
-    phase = layout_series(max(by_part[PHASE], key=len), PHASE)
+    magnitude = layout_series(max(by_part[MAGNITUDE], key=len))
+    phase = layout_series(max(by_part[PHASE], key=len))
     name = phase.first.name
     if magnitude.shape != phase.shape:
         raise UploadError(
@@ -330,7 +327,7 @@ def _ms(times: list[float]) -> str:
     return "[" + ", ".join(f"{t:g}" for t in times) + "] ms"
 
 
-def layout_series(group: list[SliceHeader], part: str) -> SeriesLayout:
+def layout_series(group: list[SliceHeader]) -> SeriesLayout:
     """Check one series' geometry and order its files by echo and slice.
 
     Raises
@@ -352,7 +349,7 @@ def layout_series(group: list[SliceHeader], part: str) -> SeriesLayout:
     normal = _slice_normal(group[0])
     ordered = [_sorted_slices(files, normal) for files in echoes]
     _check_same_slices(ordered, normal)
-    return SeriesLayout(part=part, files=ordered, echo_times_ms=echo_times, affine=_affine(ordered[0]))
+    return SeriesLayout(files=ordered, echo_times_ms=echo_times, affine=_affine(ordered[0]))
 
 
 def _check_geometry_present(group: list[SliceHeader]) -> None:

@@ -8,7 +8,6 @@ maximum resident set size is that of read_upload + write_canonical alone.
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 import tempfile
@@ -28,19 +27,27 @@ def write_series(root: Path, shape: tuple[int, int, int], n_echoes: int) -> Path
     return zip_dir(root / "series", root / "series.zip")
 
 
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process image (VmHWM; ru_maxrss survives fork+exec on Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("VmHWM not available")
+
+
 def read_and_write(archive: Path) -> None:
     workdir = archive.parent / "work"
     start = time.perf_counter()
     scan = read_upload([archive], workdir, limits=UploadLimits(), study_code="BENCH")
     read_s = time.perf_counter() - start
-    read_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    read_rss = peak_rss_mib()
     start = time.perf_counter()
     write_canonical(scan, archive.parent / "out")
     write_s = time.perf_counter() - start
-    total_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    total_rss = peak_rss_mib()
     arrays = (scan.magnitude.nbytes + scan.phase.nbytes) / 2**20
-    print(f"read_upload {read_s:.1f} s, max RSS {read_rss:.0f} MiB (canonical arrays {arrays:.0f} MiB)")
-    print(f"write_canonical {write_s:.1f} s, max RSS {total_rss:.0f} MiB")
+    print(f"read_upload {read_s:.1f} s, peak RSS {read_rss:.0f} MiB (canonical arrays {arrays:.0f} MiB)")
+    print(f"write_canonical {write_s:.1f} s, peak RSS {total_rss:.0f} MiB")
 
 
 def main(shape=(256, 256, 128), n_echoes=4) -> None:
