@@ -1,3 +1,8 @@
+FROM node:20-slim AS frontend
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
@@ -10,6 +15,7 @@ COPY templates templates
 COPY static static
 COPY docs docs
 COPY manage.py ./
+COPY --from=frontend /app/node_modules/@niivue/niivue/dist node_modules/@niivue/niivue/dist
 RUN pip install --no-cache-dir . && SECRET_KEY=build-only python manage.py collectstatic --noinput
 RUN useradd --create-home qsm && mkdir -p /data/media && chown qsm /data/media
 USER qsm

@@ -47,6 +47,11 @@ class StudyQuerySet(models.QuerySet):
         return self.filter(memberships__user=user)
 
 
+def default_roi_labels() -> list[str]:
+    """Left/right motor cortex (hand knob) and left/right control cortex (anterior precentral border)."""
+    return ["LMC", "RMC", "LCT", "RCT"]
+
+
 class Study(models.Model):
     """A cohort at a site. Everything else hangs off a study; access is per study."""
 
@@ -55,6 +60,10 @@ class Study(models.Model):
     description = models.TextField(blank=True)
     field_strength_t = models.DecimalField(
         "protocol field strength (T)", max_digits=3, decimal_places=1, default=3
+    )
+    roi_labels = models.JSONField(
+        "ROI labels", default=default_roi_labels,
+        help_text="Names of the regions measured on every scan, e.g. LMC, RMC, LCT, RCT.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

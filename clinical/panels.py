@@ -11,19 +11,31 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
-ScanPanel = Callable[[HttpRequest, object, object], SafeString]
-_scan_panels: list[ScanPanel] = []
+Panel = Callable[[HttpRequest, object, object], SafeString]
+_scan_panels: list[Panel] = []
+_patient_panels: list[Panel] = []
 
 
-def register_scan_panel(panel: ScanPanel) -> ScanPanel:
+def register_scan_panel(panel: Panel) -> Panel:
     """Register panel(request, scan, membership) -> rendered HTML shown on the scan page."""
     if panel not in _scan_panels:
         _scan_panels.append(panel)
     return panel
 
 
+def register_patient_panel(panel: Panel) -> Panel:
+    """Register panel(request, patient, membership) -> rendered HTML shown on the patient page."""
+    if panel not in _patient_panels:
+        _patient_panels.append(panel)
+    return panel
+
+
 def scan_panels(request: HttpRequest, scan, membership) -> list[SafeString]:
     return [panel(request, scan, membership) for panel in _scan_panels]
+
+
+def patient_panels(request: HttpRequest, patient, membership) -> list[SafeString]:
+    return [panel(request, patient, membership) for panel in _patient_panels]
 
 
 _study_links: list[tuple[str, str]] = []

@@ -14,7 +14,7 @@ from .access import membership_or_404
 from .forms import ExamForm, ImportForm, PatientForm, ScanUploadForm
 from .importer import import_clinical_csv, template_csv
 from .models import Diagnosis, Exam, Membership, Patient, ScanSession, audit_trail
-from .panels import scan_panels, study_links
+from .panels import patient_panels, scan_panels, study_links
 from .scanio import UploadError
 from .scans import DuplicateScan, store_upload
 
@@ -68,7 +68,8 @@ def patient(request: HttpRequest, study_id: int, patient_id: int) -> HttpRespons
         request,
         "clinical/patient.html",
         {"study": membership.study, "membership": membership, "patient": patient,
-         "exams": patient.exams.all(), "audit": audit_trail(patient)},
+         "exams": patient.exams.all(), "audit": audit_trail(patient),
+         "panels": patient_panels(request, patient, membership)},
     )
 
 

@@ -103,7 +103,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Niivue's self-contained browser build, installed from package.json by `make install`.
+STATICFILES_DIRS = [BASE_DIR / "static", ("niivue", BASE_DIR / "node_modules" / "@niivue" / "niivue" / "dist")]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

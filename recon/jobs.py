@@ -135,6 +135,20 @@ def _publish(claim: Claim, staging, outputs: dict, timings: dict, sources: dict)
         run.save()
         if not ReconRun.objects.filter(scan=run.scan, is_current=True).exists():
             run.make_current()
+        _measure_after_commit(run)
+
+
+def _measure_after_commit(run: ReconRun) -> None:
+    """The task chain: a succeeded run's ROI values follow it (see recon.tasks.measure_rois_task)."""
+    from .tasks import measure_rois_task
+
+    transaction.on_commit(lambda: measure_rois_task.delay(run.pk))
+
+
+def make_current(run: ReconRun) -> None:
+    """Use this run for analysis; its ROI values are (re)computed."""
+    run.make_current()
+    _measure_after_commit(run)
 
 
 def _input_digests(sources: dict) -> dict[str, str]:

@@ -108,3 +108,63 @@ class ReconRun(models.Model):
             "is_current": self.is_current,
             "attempts": self.attempts,
         }
+
+
+class RoiDefinition(models.Model):
+    """One version of a named region on a scan's grid (a uint8 NIfTI mask). Editing adds a version."""
+
+    class Source(models.TextChoices):
+        DRAWN = "drawn", "drawn in the viewer"
+        UPLOADED = "uploaded", "uploaded label image"
+        SPHERE = "sphere", "sphere placed in RAS"
+
+    scan = models.ForeignKey(ScanSession, on_delete=models.CASCADE, related_name="rois")
+    name = models.CharField(max_length=20)
+    version = models.PositiveIntegerField()
+    source = models.CharField(max_length=10, choices=Source.choices)
+    details = models.JSONField(default=dict, help_text="sphere centre/radius, uploaded file and label value, ...")
+    voxels = models.PositiveIntegerField()
+    mask_file = models.CharField(max_length=200)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [models.UniqueConstraint(fields=["scan", "name", "version"], name="one_roi_version")]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    @property
+    def path(self) -> Path:
+        return Path(settings.MEDIA_ROOT) / self.mask_file
+
+    @classmethod
+    def latest_for(cls, scan: ScanSession) -> list["RoiDefinition"]:
+        latest: dict[str, RoiDefinition] = {}
+        for roi in cls.objects.filter(scan=scan).order_by("name", "-version"):
+            latest.setdefault(roi.name, roi)
+        return list(latest.values())
+
+
+class RoiValue(models.Model):
+    """Susceptibility statistics of one ROI version on one reconstruction run, in ppb."""
+
+    roi = models.ForeignKey(RoiDefinition, on_delete=models.CASCADE, related_name="values")
+    run = models.ForeignKey(ReconRun, on_delete=models.CASCADE, related_name="roi_values")
+    mean_ppb = models.FloatField(null=True)
+    median_ppb = models.FloatField(null=True)
+    sd_ppb = models.FloatField(null=True)
+    q1_ppb = models.FloatField(null=True)
+    q3_ppb = models.FloatField(null=True)
+    p5_ppb = models.FloatField(null=True)
+    p95_ppb = models.FloatField(null=True)
+    voxels = models.PositiveIntegerField()
+    reference = models.CharField(max_length=40, help_text="what chi is referenced to")
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["roi", "run"], name="one_value_per_roi_version_and_run")]
+
+    STATISTICS = {"mean": "mean_ppb", "median": "median_ppb", "sd": "sd_ppb", "q1": "q1_ppb", "q3": "q3_ppb",
+                  "p5": "p5_ppb", "p95": "p95_ppb"}

@@ -64,3 +64,13 @@ def requeue_orphans_on_start(sender=None, **kwargs) -> None:
     ids = jobs.requeue_orphans()
     if ids:
         log.info("requeued runs %s", ids)
+
+
+@shared_task(name="recon.measure_rois", acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
+def measure_rois_task(run_id: int) -> int:
+    """ROI statistics of a succeeded run (chained after reconstruction, and after ROI or current-run changes)."""
+    from .models import ReconRun
+    from .rois import measure
+
+    run = ReconRun.objects.filter(pk=run_id, status=ReconRun.Status.SUCCEEDED).select_related("scan").first()
+    return len(measure(run)) if run else 0

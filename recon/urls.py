@@ -10,3 +10,13 @@ urlpatterns = [
     path("studies/<int:study_id>/runs/<int:run_id>/files/<str:kind>", views.run_file, name="run_file"),
     path("studies/<int:study_id>/runs/<int:run_id>/<str:action>", views.run_action, name="run_action"),
 ]
+
+urlpatterns += [
+    path("studies/<int:study_id>/scans/<int:scan_id>/viewer/", views.viewer, name="viewer"),
+    path("studies/<int:study_id>/scans/<int:scan_id>/viewer/background.nii.gz", views.viewer_background,
+         name="viewer_background"),
+    path("studies/<int:study_id>/scans/<int:scan_id>/rois/labels.nii.gz", views.roi_drawing, name="roi_drawing"),
+    path("studies/<int:study_id>/scans/<int:scan_id>/rois/upload", views.roi_upload, name="roi_upload"),
+    path("studies/<int:study_id>/scans/<int:scan_id>/rois/sphere", views.roi_sphere, name="roi_sphere"),
+    path("studies/<int:study_id>/rois/<int:roi_id>.nii.gz", views.roi_file, name="roi_file"),
+]

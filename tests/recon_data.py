@@ -38,3 +38,13 @@ def phantom_scan(patient, size: str = "small", *, seed: int = 0, field_strength_
     nib.save(nib.Nifti1Image(phase.astype(np.float32), head.affine), scan.path("phase"))
     scan.save()
     return scan
+
+
+def reconstructed(scan: ScanSession):
+    """Run the scan's queued reconstruction in this process (the worker's own code, no broker)."""
+    from recon import jobs
+
+    run = scan.recon_runs.get()
+    jobs.reconstruct_run(jobs.claim(run.pk))
+    run.refresh_from_db()
+    return run
