@@ -205,20 +205,11 @@ def load_inputs(
 
     te_s = _echo_times(te_ms, [phase_paths, mag_paths], magnitude.shape[3])
     b0 = _field_strength(b0_tesla, phase_paths + mag_paths)
-    mask = None
-    if mask_path is not None:
-        mask_path = Path(mask_path)
-        mask_image = _load_image(mask_path)
-        _check_grid(mask_path, mask_image, shape, affine, reference)
-        mask_data = np.asarray(mask_image.dataobj).reshape(shape)
-        if not np.isfinite(mask_data).all() or not (mask_data > 0).any():
-            raise InputError(f"{mask_path}: the mask is empty or not finite; give a brain mask with non-zero voxels")
-        mask = mask_data > 0
-
+    mask = None if mask_path is None else load_mask(mask_path, shape, affine, reference)
     sources = {
         "magnitude": [_describe(p) for p in mag_paths],
         "phase": [_describe(p) for p in phase_paths],
-        "mask": _describe(mask_path) if mask_path is not None else None,
+        "mask": _describe(Path(mask_path)) if mask_path is not None else None,
     }
     return QSMInputs(
         magnitude=magnitude,
@@ -230,6 +221,23 @@ def load_inputs(
         phase_scaling="siemens" if "siemens" in scalings else "radians",
         sources=sources,
     )
+
+
+def load_mask(path: str | Path, shape, affine: np.ndarray, reference: str | Path) -> np.ndarray:
+    """Boolean mask (non-zero voxels) checked against the grid of ``reference``.
+
+    Raises
+    ------
+    InputError
+        When unreadable, on another grid, empty or not finite.
+    """
+    path = Path(path)
+    image = _load_image(path)
+    _check_grid(path, image, tuple(shape[:3]), affine, Path(reference))
+    data = np.asarray(image.dataobj).reshape(tuple(shape[:3]))
+    if not np.isfinite(data).all() or not (data > 0).any():
+        raise InputError(f"{path}: the mask is empty or not finite; give a mask with non-zero voxels")
+    return data > 0
 
 
 def save_outputs(

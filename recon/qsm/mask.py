@@ -1,7 +1,7 @@
 """Brain mask from the magnitude, refined by phase quality.
 
 As in QSMxT's threshold-based masking [1]_: threshold the echo-combined
-magnitude (Otsu [2]_), cut thin bridges with a small opening, keep the
+magnitude (Otsu [2]_), cut thin bridges by erosion, keep the
 connected component at the centre of the head (the intracranial cavity, which
 the dark skull separates from the scalp), close and fill holes.  The mask is
 then refined by phase quality: voxels whose echo-difference phase disagrees
@@ -54,8 +54,10 @@ def magnitude_mask(
     if not np.isfinite(image).all() or image.max() <= 0:
         raise ValueError("the magnitude is empty or not finite; cannot derive a mask")
     foreground = image > threshold_scale * threshold_otsu(image[image > 0])
-    opened = ndimage.binary_opening(foreground, _BALL, iterations=2)
-    core = _central_component(opened)
+    # cut bridges through the skull: erode, keep the central piece, grow it back
+    steps = max(2, int(np.ceil(3.0 / min(voxel_size))))
+    seed = _central_component(ndimage.binary_erosion(foreground, _BALL, iterations=steps))
+    core = ndimage.binary_dilation(seed, _BALL, iterations=steps) & foreground
     closed = ndimage.binary_closing(core, _BALL, iterations=2, border_value=0)
     filled = ndimage.binary_fill_holes(closed | core)
     depth = ndimage.distance_transform_edt(filled, sampling=voxel_size)
