@@ -14,6 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils.crypto import salted_hmac
 
 from .models import Patient, ScanSession, scan_directory
 from .previews import write_magnitude_preview
@@ -91,6 +92,8 @@ def store_upload(patient: Patient, fields: dict, uploads: list[UploadedFile], us
         data = read_upload(
             paths, work / "extract", limits=upload_limits(), study_code=patient.code,
             expected_field_strength_t=float(study.field_strength_t) if study.field_strength_t else None,
+            # Keyed by the server's secret so replacement UIDs cannot be linked back by anyone holding the code.
+            uid_salt=salted_hmac("qsmstudy.scan-uids", str(study.pk)).hexdigest(),
         )
         existing = ScanSession.objects.filter(study=study, pixel_sha256=data.pixel_sha256).first()
         if existing:

@@ -16,7 +16,8 @@
                    cal_min: limit / 20, cal_max: limit, opacity: 0.7 });
   }
   await nv.loadVolumes(volumes);
-  nv.volumes.forEach((v, i) => { v.colorbarVisible = i === 1; });
+  nv.volumes.forEach((v, i) => { v.colorbarVisible = i === 1; }); // the χ scale only
+  nv.updateGLVolume();
   if (cfg.drawing) await nv.loadDrawingFromUrl(cfg.drawing);
   else nv.createEmptyDrawing();
   nv.setSliceType(nv.sliceTypeAxial);
