@@ -46,6 +46,10 @@ class StudyQuerySet(models.QuerySet):
     def for_user(self, user) -> "StudyQuerySet":
         return self.filter(memberships__user=user)
 
+    def by_id_or_name(self, text: str) -> "Study | None":
+        """A study from a command-line argument: its id, or its exact name."""
+        return self.filter(pk=int(text)).first() if text.isdigit() else self.filter(name=text).first()
+
 
 def default_roi_labels() -> list[str]:
     """Left/right motor cortex (hand knob) and left/right control cortex (anterior precentral border)."""

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "qsmstudy",
     "clinical",
     "recon",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -11,4 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("clinical.urls")),
     path("", include("recon.urls")),
+    path("", include("dashboard.urls")),
 ]

@@ -101,7 +101,10 @@ def sphere_roi(scan: ScanSession, centre_ras_mm, radius_mm: float, within_brain:
 def save_rois(scan: ScanSession, masks: dict[str, np.ndarray], source: str, details: dict, user=None
               ) -> list[RoiDefinition]:
     """Store each mask as the next version of its ROI, files and rows together; then re-measure."""
-    shape, affine = scan_grid(scan)
+    empty = [name for name, mask in masks.items() if not mask.any()]
+    if empty:
+        raise RoiError(f"{', '.join(empty)} has no voxels; draw or place it again.")
+    _, affine = scan_grid(scan)
     folder = roi_folder(scan)
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

@@ -16,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="username recorded in the audit history")
 
     def handle(self, *args, study: str, file: Path, user: str | None, **options) -> None:
-        target = Study.objects.filter(pk=int(study)).first() if study.isdigit() else Study.objects.filter(name=study).first()
+        target = Study.objects.by_id_or_name(study)
         if target is None:
             raise CommandError(f"No study '{study}': give its id or exact name (see the admin's study list).")
         if not file.is_file():
