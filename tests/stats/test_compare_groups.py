@@ -162,3 +162,19 @@ def test_untestable_inputs_give_nan_p_and_a_plain_warning(a, b, reason):
     out = res.as_dict()
     assert out["p_value"] is None
     json.dumps(out, allow_nan=False)
+
+
+def test_rank_biserial_ci_solves_newcombe_score_equation():
+    # Each end theta of the CI for theta = (r+1)/2 satisfies |theta_hat - theta| = z sqrt(V(theta)),
+    # V = Hanley-McNeil variance with m-1 and n-1 replaced by N*-1, N* = (m+n)/2 (Newcombe 2006).
+    a, b = [4.0, 6.0, 7.0, 9.0, 3.0], [1.0, 2.0, 5.0, 0.5, 3.5, 2.5]
+    m, n = 5, 6
+    r = compare_groups("roi", a, b).effects[0]
+    theta_hat = (r["value"] + 1) / 2
+    assert theta_hat == pytest.approx(u_by_counting(np.array(a), np.array(b)) / (m * n))
+    z, n_star = stats.norm.ppf(0.975), (m + n) / 2
+    for end in r["ci"]:
+        t = (end + 1) / 2
+        var = t * (1 - t) / (m * n) * (1 + (n_star - 1) * ((1 - t) / (2 - t) + t / (1 + t)))
+        assert abs(theta_hat - t) == pytest.approx(z * math.sqrt(var), rel=1e-6)
+    assert r["ci"][0] < r["value"] < r["ci"][1]
