@@ -191,7 +191,10 @@ def _count(n: int) -> str:
 def _permutation_why(reason: str, unit: str, n_distinct: int, method: str, rng: RngLike) -> str:
     if method == P_EXACT_PERMUTATION:
         return f"{reason}, so the p-value comes from all {_count(n_distinct)} {unit} (exact)."
-    seed = f"seed {rng}" if isinstance(rng, int) else "the supplied generator"
+    if isinstance(rng, int):
+        seed = f"seed {rng}"
+    else:
+        seed = "unseeded, not reproducible" if rng is None else "the supplied generator"
     return (f"{reason}, so the p-value comes from {N_RESAMPLES:,} random {unit} "
             f"of the {_count(n_distinct)} possible ({seed}).")
 
