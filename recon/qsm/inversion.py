@@ -157,7 +157,7 @@ def tv(
     weight: np.ndarray | None = None,
     alpha: float = 3e-4,
     mu_ratio: float = 30.0,
-    iterations: int = 60,
+    iterations: int = 30,
     tol: float = 5e-3,
     **_: object,
 ) -> np.ndarray:
