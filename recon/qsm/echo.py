@@ -64,12 +64,14 @@ def phase_step(magnitude: np.ndarray, phase: np.ndarray, te_s: Sequence[float]) 
     if phase.shape[-1] < 2:
         raise ValueError("the echo-difference phase needs at least two echoes")
     pairs = range(phase.shape[-1] - 1) if is_uniform(te_s) else range(1)
-    total = np.zeros(phase.shape[:3], dtype=np.complex64)
+    real = np.zeros(phase.shape[:3], dtype=np.float32)
+    imag = np.zeros(phase.shape[:3], dtype=np.float32)
     for e in pairs:
-        total += (
-            magnitude[..., e] * magnitude[..., e + 1] * np.exp(1j * (phase[..., e + 1] - phase[..., e]))
-        ).astype(np.complex64)
-    return np.angle(total).astype(np.float32), float(te_s[1] - te_s[0])
+        weight = magnitude[..., e] * magnitude[..., e + 1]
+        difference = phase[..., e + 1] - phase[..., e]
+        real += weight * np.cos(difference)
+        imag += weight * np.sin(difference)
+    return np.arctan2(imag, real).astype(np.float32), float(te_s[1] - te_s[0])
 
 
 def temporal_unwrap(

@@ -202,30 +202,49 @@ def tv(
     mu_data, mu_grad = np.float32(1.0), np.float32(mu_ratio * alpha)
     grad, grad_adjoint, grad_gain = _finite_differences(shape, voxel_size)
     denominator = mu_data * kernel**2 + mu_grad * grad_gain
-    denominator[0, 0, 0] = 1.0  # the mean is undetermined; it is referenced later
+    denominator[0, 0, 0] = 1.0
+    solve = (1.0 / denominator).astype(np.float32)
+    solve[0, 0, 0] = 0.0  # the mean is undetermined; it is referenced later
+    data_term = (mu_data * kernel).astype(np.float32)
 
     # With t = grad(chi) + u, the shrinkage z = t - clip(t) leaves the scaled
-    # dual u = t - z = clip(t), so only t and u are stored.
+    # dual u = t - z = clip(t), so only t and u are stored.  Buffers are reused:
+    # allocating volume-sized temporaries every iteration costs more than the FFTs.
     weighted_field = w2 * field
-    data_gain = 1.0 / (w2 + mu_data)
+    data_gain = (1.0 / (w2 + mu_data)).astype(np.float32)
     level = np.float32(alpha / mu_grad)
     chi = np.zeros(shape, np.float32)
     y, u_data = field.copy(), np.zeros(shape, np.float32)
     u_grad = np.zeros((3, *shape), np.float32)
     t = np.zeros((3, *shape), np.float32)
+    vector_buffer = np.empty((3, *shape), np.float32)
+    scalar_buffer = np.empty(shape, np.float32)
+    adjoint = np.empty(shape, np.float32)
     for _ in range(iterations):
-        z_minus_u = t - 2 * u_grad
-        rhs = mu_data * kernel * rfft3(y - u_data) + mu_grad * rfft3(grad_adjoint(z_minus_u))
-        rhs[0, 0, 0] = 0
-        chi_new = irfft3(rhs / denominator, shape).astype(np.float32)
-        change = np.linalg.norm(chi_new - chi) / max(float(np.linalg.norm(chi_new)), 1e-12)
+        np.multiply(u_grad, -2, out=vector_buffer)
+        vector_buffer += t  # z - u
+        np.subtract(y, u_data, out=scalar_buffer)
+        spectrum = rfft3(scalar_buffer)
+        spectrum *= data_term
+        gradient_part = rfft3(grad_adjoint(vector_buffer, adjoint))
+        gradient_part *= mu_grad
+        spectrum += gradient_part
+        spectrum *= solve
+        chi_new = irfft3(spectrum, shape)
+        np.subtract(chi_new, chi, out=scalar_buffer)
+        change = np.linalg.norm(scalar_buffer) / max(float(np.linalg.norm(chi_new)), 1e-12)
         chi = chi_new
-        dipole_chi = irfft3(rfft3(chi) * kernel, shape).astype(np.float32)
+        spectrum *= kernel  # the spectrum of chi is at hand: no forward FFT needed
+        dipole_chi = irfft3(spectrum, shape)
         grad(chi, out=t)
         t += u_grad
         np.clip(t, -level, level, out=u_grad)
-        y = (weighted_field + mu_data * (dipole_chi + u_data)) * data_gain
-        u_data += dipole_chi - y
+        np.add(dipole_chi, u_data, out=y)
+        y *= mu_data
+        y += weighted_field
+        y *= data_gain
+        u_data += dipole_chi
+        u_data -= y
         if change < tol:
             break
     return np.where(mask, chi, 0).astype(np.float32)
@@ -257,11 +276,13 @@ def _finite_differences(shape: Sequence[int], voxel_size: Sequence[float]):
             out[axis] *= steps[axis]
         return out
 
-    def grad_adjoint(g: np.ndarray) -> np.ndarray:
-        total = np.zeros(g.shape[1:], np.float32)
+    def grad_adjoint(g: np.ndarray, out: np.ndarray) -> np.ndarray:
+        out[...] = 0
         for axis in range(3):
-            total -= _forward_difference_adjoint_neg(g[axis], axis) * steps[axis]
-        return total
+            difference = _forward_difference_adjoint_neg(g[axis], axis)
+            difference *= steps[axis]
+            out -= difference
+        return out
 
     gain = np.zeros((shape[0], shape[1], shape[2] // 2 + 1), np.float32)
     for axis, (n, step) in enumerate(zip(shape[:3], steps)):
