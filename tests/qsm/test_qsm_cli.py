@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from recon.qsm.cli import main
 from recon.qsm.io import sidecar_path
