@@ -3,7 +3,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["qsm_pipeline", "upload_memory", "recon_jobs"]
+BENCHMARKS = ["qsm_pipeline", "upload_memory", "recon_jobs", "dashboard"]
 
 
 def main(names: list[str]) -> None:
@@ -12,6 +12,7 @@ def main(names: list[str]) -> None:
             sys.exit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
         print(f"\n=== {name} ===", flush=True)
         started = time.perf_counter()
+        sys.argv = [f"bench.{name}"]  # each benchmark parses its own (empty) command line
         importlib.import_module(f"bench.{name}").main()
         print(f"({name}: {time.perf_counter() - started:.0f} s)", flush=True)
 

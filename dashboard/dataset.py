@@ -10,9 +10,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import pandas as pd
+from django.db.models import Exists, Max, OuterRef, Q
 
-from clinical.models import Exam, Patient, ScanSession, Study
-from recon.models import RoiValue
+from clinical.models import Exam, Patient, Study
+from recon.models import RoiDefinition, RoiValue
 
 from .models import ExternalRoiValue
 
@@ -58,8 +59,9 @@ def build_dataset(study: Study, filters: Filters | None = None) -> pd.DataFrame:
     rows = _measured_scans(study)
     if rows.empty:
         return rows
-    patients = pd.DataFrame(Patient.objects.filter(study=study).values("id", "code", "diagnosis")).rename(
-        columns={"id": "patient_id"})
+    patients = pd.DataFrame.from_records(
+        list(Patient.objects.filter(study=study).values_list("id", "code", "diagnosis")),
+        columns=["patient_id", "code", "diagnosis"])
     rows = rows.merge(patients, on="patient_id")
     rows = _with_nearest_exam(rows, study)
     rows = _apply(filters, rows)
@@ -78,42 +80,52 @@ def baseline(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.sort_values("scan_date").drop_duplicates("patient_id").reset_index(drop=True)
 
 
+def _own_values(study: Study) -> pd.DataFrame:
+    """One row per scan with its current run's value for each ROI label (latest ROI version), pivoted in SQL."""
+    newer_version = RoiDefinition.objects.filter(
+        scan=OuterRef("roi__scan"), name=OuterRef("roi__name"), version__gt=OuterRef("roi__version"))
+    labels = list(study.roi_labels)
+    per_label = {f"roi_{i}": Max("mean_ppb", filter=Q(roi__name=label)) for i, label in enumerate(labels)}
+    query = (RoiValue.objects.filter(run__scan__study=study, run__is_current=True).filter(~Exists(newer_version))
+             .values("run__scan_id").annotate(**per_label)
+             .values_list("run__scan__patient_id", "run__scan__scan_date", "run__scan_id", "run__scan__site",
+                          *per_label))
+    frame = pd.DataFrame.from_records(list(query), columns=["patient_id", "scan_date", "scan_id", "site", *labels])
+    return frame.assign(source="qsmstudy")
+
+
+def _imported_values(study: Study, own: pd.DataFrame) -> pd.DataFrame:
+    """Imported values pivoted per (patient, scan date); the platform's own scans win on the same date."""
+    external = pd.DataFrame.from_records(
+        list(ExternalRoiValue.objects.filter(patient__study=study).values_list(
+            "patient_id", "scan_date", "roi_name", "value_ppb")),
+        columns=["patient_id", "scan_date", "roi", "value"])
+    if external.empty:
+        return external
+    wide = external.pivot(index=["patient_id", "scan_date"], columns="roi", values="value").reset_index()
+    wide.columns.name = None
+    if not own.empty:
+        measured = pd.MultiIndex.from_frame(own[["patient_id", "scan_date"]])
+        wide = wide[~pd.MultiIndex.from_frame(wide[["patient_id", "scan_date"]]).isin(measured)]
+    return wide.assign(scan_id=pd.NA, site="", source="imported")
+
+
 def _measured_scans(study: Study) -> pd.DataFrame:
-    internal = pd.DataFrame(
-        RoiValue.objects.filter(run__scan__study=study, run__is_current=True).values(
-            "roi__name", "roi__version", "mean_ppb", "run__scan_id", "run__scan__patient_id",
-            "run__scan__scan_date", "run__scan__site")
-    )
-    if not internal.empty:
-        internal = (internal.sort_values("roi__version").drop_duplicates(["run__scan_id", "roi__name"], keep="last")
-                    .rename(columns={"roi__name": "roi", "mean_ppb": "value", "run__scan_id": "scan_id",
-                                     "run__scan__patient_id": "patient_id", "run__scan__scan_date": "scan_date",
-                                     "run__scan__site": "site"}))
-        internal["source"] = "qsmstudy"
-    external = pd.DataFrame(
-        ExternalRoiValue.objects.filter(patient__study=study).values("patient_id", "scan_date", "roi_name", "value_ppb")
-    ).rename(columns={"roi_name": "roi", "value_ppb": "value"})
-    if not external.empty:
-        external["scan_id"], external["site"], external["source"] = pd.NA, "", "imported"
-        if not internal.empty:  # the platform's own measurement wins for the same patient and date
-            own = internal[["patient_id", "scan_date"]].drop_duplicates().assign(own=True)
-            external = external.merge(own, on=["patient_id", "scan_date"], how="left")
-            external = external[external["own"].isna()].drop(columns="own")
-    frames = [f for f in (internal, external) if not f.empty]
+    own = _own_values(study)
+    frames = [f for f in (own, _imported_values(study, own)) if not f.empty]
     if not frames:
         return pd.DataFrame()
-    values = pd.concat(frames, ignore_index=True)
-    keys = ["patient_id", "scan_date", "scan_id", "site", "source"]
-    values["scan_id"] = values["scan_id"].astype("Int64")
-    wide = values.pivot_table(index=keys, columns="roi", values="value", aggfunc="first", dropna=False)
-    wide = wide.dropna(how="all").reset_index()
-    wide.columns.name = None
+    wide = pd.concat(frames, ignore_index=True)
+    wide["scan_id"] = wide["scan_id"].astype("Int64")
     wide["scan_date"] = pd.to_datetime(wide["scan_date"])
-    return wide
+    labels = [c for c in wide.columns if c in study.roi_labels]
+    return wide.dropna(how="all", subset=labels)
 
 
 def _with_nearest_exam(rows: pd.DataFrame, study: Study) -> pd.DataFrame:
-    exams = pd.DataFrame(Exam.objects.filter(patient__study=study).values("patient_id", "date", *SIGNS))
+    exams = pd.DataFrame.from_records(
+        list(Exam.objects.filter(patient__study=study).values_list("patient_id", "date", *SIGNS)),
+        columns=["patient_id", "date", *SIGNS])
     if exams.empty:
         rows = rows.assign(exam_date=pd.NaT, gap_days=pd.NA, **{s: pd.NA for s in SIGNS})
         return rows

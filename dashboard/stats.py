@@ -15,6 +15,10 @@ Choice of p-value method
   ties), otherwise it draws ``N_RESAMPLES`` random ones from the seeded ``rng``.
 * Spearman: always a permutation test, because scipy's t-based p-value is
   accurate only for large n.
+* Large samples (more than ``LARGE_SAMPLE`` patients or pairs): the tie-corrected
+  normal approximation (Spearman: the t approximation), named as such in the
+  test and its reason; the Hodges-Lehmann estimates, which need every pairwise
+  difference, are then left out with a warning.
 
 Two-sided p-values follow scipy's convention: twice the smaller one-sided
 p-value, capped at 1.
@@ -46,9 +50,17 @@ N_RESAMPLES = 9999
 # a seeded Monte Carlo sample of N_RESAMPLES is precise enough (SE < 0.005).
 MAX_ENUMERATION = 50_000
 
+# Above this many patients (or pairs) exact and permutation p-values cost seconds and add nothing:
+# the tie-corrected normal approximation is used instead, and labelled as such.
+LARGE_SAMPLE = 300
+# Kendall's permutation statistic costs O(n^2) per rearrangement; beyond this many pairs its
+# tie-corrected normal approximation (accurate from n of about 30) is used instead.
+KENDALL_PERMUTATION_MAX = 60
+
 P_EXACT = "exact"
 P_EXACT_PERMUTATION = "exact permutation"
 P_PERMUTATION = "permutation"
+P_ASYMPTOTIC = "normal approximation"
 P_NONE = "none"
 
 RngLike = int | np.random.Generator | None
@@ -185,7 +197,19 @@ def _permutation_p(data: tuple[np.ndarray, ...], statistic: Callable[..., np.nda
 
 
 def _count(n: int) -> str:
-    return f"{n:,}" if n < 10**9 else f"{float(n):.1e}"
+    if n < 10**9:
+        return f"{n:,}"
+    return f"about 10^{len(str(n)) - 1}"  # too large for a float
+
+
+def _asymptotic_why(what: str, size: int, limit: int = LARGE_SAMPLE) -> str:
+    return (f"With {size} {what} (more than {limit}) the tie-corrected normal approximation is accurate; "
+            f"exact and permutation p-values are used for smaller samples.")
+
+
+def _large_sample_effect(name: str) -> tuple[dict[str, Any], str]:
+    return _nan_effect(name), (f"{name} not computed above {LARGE_SAMPLE} patients (it needs every pairwise "
+                               f"difference); see the rank-biserial r")
 
 
 def _permutation_why(reason: str, unit: str, n_distinct: int, method: str, rng: RngLike) -> str:
@@ -363,6 +387,14 @@ def compare_groups(name: str, a: ArrayLike, b: ArrayLike,
 
     ranks = stats.rankdata(pooled)
     u = float(_u_from_ranks(ranks[:m], ranks[m:]))
+    theta = u / (m * n)
+    rank_biserial = _effect(effect_names[0], 2 * theta - 1, [2 * c - 1 for c in _mann_whitney_theta_ci(theta, m, n)])
+    if m + n > LARGE_SAMPLE:
+        shift, note = _large_sample_effect(effect_names[1])
+        return Comparison(name=name, test=f"{test}, normal approximation (large groups)",
+                          why=_asymptotic_why("patients", m + n), groups=groups, statistic=u,
+                          p_value=float(stats.mannwhitneyu(x, y, method="asymptotic").pvalue),
+                          p_method=P_ASYMPTOTIC, effects=[rank_biserial, shift], warnings=[*warnings, note])
     if _has_ties(pooled):
         p, p_method = _permutation_p((ranks[:m], ranks[m:]), _u_from_ranks, "independent", n_splits, rng)
         test += ", exact permutation (ties)" if p_method == P_EXACT_PERMUTATION else ", permutation (ties)"
@@ -375,22 +407,28 @@ def compare_groups(name: str, a: ArrayLike, b: ArrayLike,
         why = (f"No tied values, so the p-value is exact: the share of all {_count(n_splits)} equally "
                f"likely splits of the patients with a U at least as extreme.")
 
-    theta = u / (m * n)
-    theta_ci = _mann_whitney_theta_ci(theta, m, n)
     diffs = np.sort(np.subtract.outer(x, y).ravel())
     shift_ci, attained = _order_statistic_ci(diffs, _mann_whitney_counts(m, n))
     if not math.isfinite(shift_ci[0]):
         warnings.append(f"with {m} vs {n} patients no distribution-free {CI_LEVEL:.0%} CI "
                         f"for the shift exists (it would be unbounded)")
-    effects = [
-        _effect(effect_names[0], 2 * theta - 1, [2 * c - 1 for c in theta_ci]),
-        _effect(effect_names[1], float(np.median(diffs)), shift_ci, ci_attained=attained),
-    ]
+    effects = [rank_biserial, _effect(effect_names[1], float(np.median(diffs)), shift_ci, ci_attained=attained)]
     return Comparison(name=name, test=test, why=why, groups=groups, statistic=u, p_value=p,
                       p_method=p_method, effects=effects, warnings=warnings)
 
 
 # ---------------------------------------------------------------- paired
+
+
+def _matched_pairs_r(t_plus: float, ranks: np.ndarray, warnings: list[str]) -> tuple[float, list[float]]:
+    """Matched-pairs rank-biserial r = (T+ - T-)/(T+ + T-) with a Fisher-z CI (null SE); warns at r = +-1."""
+    r = 2 * t_plus / float(ranks.sum()) - 1
+    k = ranks.size
+    se = math.sqrt(k * (k + 1) * (2 * k + 1) / 6) / (k * (k + 1) / 2)
+    if abs(r) == 1:
+        warnings.append("every nonzero difference has the same sign (r = "
+                        f"{r:+.0f}): no CI for the rank-biserial r; see the pseudo-median CI")
+    return r, _fisher_ci(r, se)
 
 
 def _t_plus(signed_ranks: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -467,6 +505,13 @@ def compare_paired(name: str, x: ArrayLike, y: ArrayLike,
     ranks = stats.rankdata(np.abs(nonzero))
     signed = np.sign(nonzero) * ranks
     t_plus = float(_t_plus(signed))
+    r, r_ci = _matched_pairs_r(t_plus, ranks, warnings)
+    if d.size > LARGE_SAMPLE:
+        pseudo_median, note = _large_sample_effect(effect_names[1])
+        return Comparison(name=name, test=f"{test}, normal approximation (many pairs)",
+                          why=_asymptotic_why("pairs", d.size), groups=groups, statistic=t_plus,
+                          p_value=float(stats.wilcoxon(nonzero, method="approx").pvalue), p_method=P_ASYMPTOTIC,
+                          effects=[_effect(effect_names[0], r, r_ci), pseudo_median], warnings=[*warnings, note])
     if _has_ties(np.abs(nonzero)):
         p, p_method = _permutation_p((signed,), _t_plus, "samples", n_signs, rng)
         test += ", exact sign-flip permutation (ties)" if p_method == P_EXACT_PERMUTATION \
@@ -480,14 +525,6 @@ def compare_paired(name: str, x: ArrayLike, y: ArrayLike,
         why = (f"No tied nonzero differences, so the p-value is exact: the share of all "
                f"{_count(n_signs)} equally likely sign patterns with a T+ at least as extreme.")
 
-    rank_total = float(ranks.sum())
-    r = 2 * t_plus / rank_total - 1
-    k = nonzero.size
-    se = math.sqrt(k * (k + 1) * (2 * k + 1) / 6) / (k * (k + 1) / 2)
-    r_ci = _fisher_ci(r, se)
-    if abs(r) == 1:
-        warnings.append("every nonzero difference has the same sign (r = "
-                        f"{r:+.0f}): no CI for the rank-biserial r; see the pseudo-median CI")
     i, j = np.triu_indices(d.size)
     walsh = np.sort((d[i] + d[j]) / 2)
     hl_ci, attained = _order_statistic_ci(walsh, _signed_rank_counts(d.size))
@@ -584,6 +621,8 @@ def correlate(name: str, x: ArrayLike, y: ArrayLike,
         if np.ptp(v) == 0:
             return _not_testable(name, test, groups, [coefficient], warnings,
                                  f"all values of the {which} variable are equal, so it cannot correlate")
+    if n > (KENDALL_PERMUTATION_MAX if method == "kendall" else LARGE_SAMPLE):
+        return _large_correlation(name, coefficient, method, xa, ya, groups, warnings)
     n_pairings = math.factorial(n)
     warnings += _reach_warning(f"n={n} pairs", min(1.0, 2 / n_pairings))
 
@@ -617,6 +656,25 @@ def correlate(name: str, x: ArrayLike, y: ArrayLike,
     return Comparison(name=name, test=test, why=why, groups=groups, statistic=value, p_value=p,
                       p_method=p_method, effects=[_effect(coefficient, value, ci)],
                       warnings=warnings)
+
+
+def _large_correlation(name: str, coefficient: str, method: str, x: np.ndarray, y: np.ndarray,
+                       groups: list[dict[str, Any]], warnings: list[str]) -> Comparison:
+    """Many pairs: scipy's t (Spearman) or tie-corrected normal (Kendall) p-value, O(n log n)."""
+    n = x.size
+    limit = KENDALL_PERMUTATION_MAX if method == "kendall" else LARGE_SAMPLE
+    if method == "spearman":
+        result = stats.spearmanr(x, y)
+        se = math.sqrt((1 + result.statistic**2 / 2) / (n - 3))
+        test = f"{coefficient}, t approximation (many pairs)"
+    else:
+        result = stats.kendalltau(x, y, method="asymptotic")
+        se = math.sqrt(0.437 / (n - 4))
+        test = f"{coefficient}, normal approximation (many pairs)"
+    value = float(result.statistic)
+    return Comparison(name=name, test=test, why=_asymptotic_why("pairs", n, limit), groups=groups, statistic=value,
+                      p_value=float(result.pvalue), p_method=P_ASYMPTOTIC,
+                      effects=[_effect(coefficient, value, _fisher_ci(value, se))], warnings=warnings)
 
 
 # ------------------------------------------------------------ multiplicity

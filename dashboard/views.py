@@ -20,6 +20,9 @@ from .importer import COLUMNS, import_roi_values
 
 
 
+TABLE_ROWS = 200  # the page shows the first rows; the CSV has them all
+
+
 def _patient_url(membership: Membership):
     study_id = membership.study_id
     return lambda patient_id: reverse("patient", args=[study_id, patient_id])
@@ -60,7 +63,7 @@ def dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
         "study": membership.study, "membership": membership, "filters": filters, "within": within,
         "within_choices": [(k, v[0]) for k, v in WITHIN.items()], "diagnoses": Diagnosis.choices,
         "result": result, "columns": [c for c in rows.columns if c not in ("patient_id", "scan_id")],
-        "table": _table(rows, _patient_url(membership)),
+        "table": _table(rows.head(TABLE_ROWS), _patient_url(membership)), "table_rows": TABLE_ROWS,
         "query": query,
         "plot_list": [("groups", "Motor and control cortex by spasticity"), ("paired", "Motor vs control, paired"),
                       ("scatter", "Motor cortex vs Penn UMN score")],

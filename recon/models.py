@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from clinical.models import ScanSession
 
-INVERSIONS = {"iswim": "iSWIM (Tang 2013)", "tkd": "TKD", "tv": "TV-ADMM"}
+INVERSIONS = {"tv": "TV-ADMM (default)", "iswim": "iSWIM (Tang 2013, the seed study's)", "tkd": "TKD"}
 BACKGROUNDS = {"vsharp": "V-SHARP", "pdf": "PDF"}
 MASK_SOURCES = {"magnitude": "from the magnitude (automatic)"}
 REFERENCES = {"brain": "whole-brain mean"}
