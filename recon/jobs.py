@@ -85,13 +85,14 @@ class ProgressReporter:
     """The pipeline's progress callback: stores stage and percent, and stops a cancelled run."""
 
     def __init__(self, claim: Claim) -> None:
-        self.claim, self.last = claim, 0.0
+        self.claim, self.last, self.stage = claim, 0.0, ""
 
     def __call__(self, stage: str, fraction: float) -> None:
         now = timezone.now().timestamp()
-        if fraction < 1 and now - self.last < PROGRESS_INTERVAL_S:
+        # A new stage is always stored; repeated reports within a stage are thinned out.
+        if stage == self.stage and fraction < 1 and now - self.last < PROGRESS_INTERVAL_S:
             return
-        self.last = now
+        self.last, self.stage = now, stage
         updated = _holding(self.claim).update(stage=stage, percent=round(95 * fraction, 1), heartbeat_at=timezone.now())
         if not updated:
             raise Cancelled(f"run {self.claim.run_id} was cancelled or taken over")

@@ -85,3 +85,13 @@ def test_a_busy_run_is_not_taken_over_but_a_stale_one_is(run):
     assert run.attempts == 2
     with pytest.raises(jobs.Cancelled):
         jobs.ProgressReporter(first)("inversion", 0.5)
+
+
+def test_every_stage_change_is_stored_even_in_quick_succession(run):
+    jobs.retry(run)
+    claim = jobs.claim(run.pk)
+    report = jobs.ProgressReporter(claim)
+    for stage, fraction in [("mask", 0.0), ("mask", 0.01), ("unwrap", 0.05)]:
+        report(stage, fraction)
+    run.refresh_from_db()
+    assert run.stage == "unwrap" and run.percent == round(95 * 0.05, 1)
