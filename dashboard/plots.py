@@ -7,6 +7,7 @@ from collections.abc import Callable
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["svg.fonttype"] = "none"  # real <text> in SVGs: smaller, selectable, editable in a paper
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

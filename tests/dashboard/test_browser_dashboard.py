@@ -19,7 +19,7 @@ def test_a_filter_changes_the_plots_and_the_table(page, investigator, study):
     page.goto(f"/studies/{study.pk}/")
     page.get_by_role("link", name="Dashboard").click()
     assert page.locator("#dataset tr").count() == 13  # header + 12 patients
-    assert plot_links(page, "groups") == 12 and plot_links(page, "scatter") == 12
+    assert plot_links(page, "groups") == 2 * 12 and plot_links(page, "scatter") == 12  # motor and control panels
     assert "0.00253" in page.locator("#section-spasticity").inner_text()  # 2 / 792, exact
     screenshot(page, "dashboard-all")
 
@@ -27,7 +27,7 @@ def test_a_filter_changes_the_plots_and_the_table(page, investigator, study):
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url("**diagnosis=PLS**")
     assert page.locator("#dataset tr").count() == 4
-    assert plot_links(page, "groups") == 3
+    assert plot_links(page, "groups") == 2 * 3
     assert "n=3" in page.locator("#plot-paired").inner_text()
     assert "has 3 patients (&lt;5): treat the p-value as exploratory" in page.content()
     screenshot(page, "dashboard-pls")
