@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from scipy import ndimage
 
 from .dipole import dipole_kernel, irfft3, rfft3
 
@@ -93,11 +94,16 @@ def iswim(
     threshold: float = 0.1,
     structure_ppm: float = 0.04,
     iterations: int = 4,
+    rim_window: int = 5,
     **_: object,
 ) -> np.ndarray:
     """Iterative SWIM (susceptibility weighted imaging and mapping).
 
-    1. TKD start with ``threshold``.
+    1. TKD start with ``threshold``; brain voxels without field data (the
+       surface rim that background removal eroded) then take the mean of the
+       estimate over the measured voxels in a ``rim_window`` cube around them,
+       so the cortex continues into the rim instead of the rim holding
+       whatever the truncated division leaks there.
     2. Geometry constraint: voxels of the mask whose susceptibility exceeds the
        brain median by more than ``structure_ppm`` (veins, iron-rich nuclei,
        paramagnetic cortex) keep their value; the rest of the brain is set to
@@ -107,6 +113,7 @@ def iswim(
        Where the field was not measured (the rim background removal eroded and
        everything outside the mask) it is taken from the current estimate,
        ``D * chi``, instead of being assumed zero.
+       The rim is then extended from its measured neighbours again as in 1.
     4. Repeat from 2 for ``iterations`` rounds.
 
     Parameters
@@ -121,6 +128,9 @@ def iswim(
         Geometry-constraint level above the brain median, ppm.
     iterations : int
         Refill rounds.
+    rim_window : int
+        Edge, in voxels, of the cube over which unmeasured brain voxels average
+        their measured neighbours; 0 leaves them to the inversion alone.
 
     Returns
     -------
@@ -130,13 +140,17 @@ def iswim(
     _check_threshold(threshold)
     if iterations < 0 or structure_ppm <= 0:
         raise ValueError("iterations must be >= 0 and structure_ppm > 0")
+    if rim_window < 0:
+        raise ValueError(f"rim_window must be >= 0, got {rim_window}")
     shape = local_ppm.shape
     measured_where = mask if data_mask is None else data_mask
     field = np.where(measured_where, local_ppm, 0).astype(np.float32)
     kernel = dipole_kernel(shape, voxel_size, b0_dir)
     cone = np.abs(kernel) < threshold
     inverse = _truncated_inverse(kernel, threshold)
+    rim = mask & ~measured_where if rim_window else None
     chi = np.where(mask, irfft3(rfft3(field) * inverse, shape), 0).astype(np.float32)
+    chi = _extend_into(chi, measured_where, rim, rim_window)
     for _ in range(iterations):
         background = np.median(chi[mask])
         structures = mask & (chi - background > structure_ppm)
@@ -145,6 +159,7 @@ def iswim(
         completed = np.where(measured_where, field, modelled).astype(np.float32)
         spectrum = np.where(cone, rfft3(constrained), rfft3(completed) * inverse)
         chi = np.where(mask, irfft3(spectrum, shape), 0).astype(np.float32)
+        chi = _extend_into(chi, measured_where, rim, rim_window)
     return chi
 
 
@@ -259,6 +274,21 @@ def _truncated_inverse(kernel: np.ndarray, threshold: float) -> np.ndarray:
     strong = np.abs(kernel) >= threshold
     inverse[strong] = 1.0 / kernel[strong]
     return inverse.astype(np.float32)
+
+
+def _extend_into(chi: np.ndarray, source: np.ndarray, target: np.ndarray | None, window: int) -> np.ndarray:
+    """``chi`` with ``target`` voxels set to the mean of ``chi`` over ``source`` in a ``window`` cube.
+
+    Target voxels with no source voxel in their cube keep their value.
+    """
+    if target is None or not target.any():
+        return chi
+    weight = ndimage.uniform_filter(source.astype(np.float32), window, mode="constant")
+    total = ndimage.uniform_filter(np.where(source, chi, 0).astype(np.float32), window, mode="constant")
+    filled = target & (weight > 0.5 / window**3)
+    out = chi.copy()
+    out[filled] = total[filled] / weight[filled]
+    return out
 
 
 def _check_threshold(threshold: float) -> None:

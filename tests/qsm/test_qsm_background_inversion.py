@@ -81,6 +81,21 @@ def test_tv_fills_voxels_without_field_data(brain):
     assert 0.5 * 0.03 < recovered < 1.5 * 0.03  # the 0.03 ppm ribbon, with no field data there
 
 
+def test_iswim_extends_the_cortex_into_the_eroded_rim(brain):
+    x, y, z, mask, chi = brain
+    field = forward_field(chi, VOXEL, B0) * mask
+    data = mask & (np.sqrt(x**2 + y**2 + z**2) < 42)
+    rim, core = mask & ~data, data & (chi == 0)
+    recovered = {}
+    for window in (0, 5):
+        estimate = inversion.iswim(field, mask, VOXEL, B0, data_mask=data, rim_window=window)
+        recovered[window] = estimate[rim].mean() - estimate[core].mean()
+    assert recovered[0] < 0.2 * 0.03  # left to the inversion, the rim loses the ribbon
+    assert 0.5 * 0.03 < recovered[5] < 1.5 * 0.03
+    with pytest.raises(ValueError):
+        inversion.iswim(field, mask, VOXEL, B0, rim_window=-1)
+
+
 def test_inversions_reject_bad_thresholds(brain):
     _, _, _, mask, chi = brain
     for method in ("tkd", "iswim"):
