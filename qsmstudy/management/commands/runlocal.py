@@ -32,6 +32,8 @@ class Command(BaseCommand):
              "--queues=celery,recon", "--concurrency=1"],
             env=os.environ.copy(),
         )
+        if os.environ.get("DEMO", "1") != "0":
+            self.seed_demo()
         host, _, port = addrport.rpartition(":")
         self.stdout.write(self.style.SUCCESS(f"\nqsmstudy is at http://{host or '127.0.0.1'}:{port}/"))
         self.stdout.write(
@@ -46,6 +48,17 @@ class Command(BaseCommand):
         finally:
             worker.terminate()
             worker.wait(timeout=30)
+
+    def seed_demo(self) -> None:
+        """The synthetic demo study (DEMO=0 skips it); its scans reconstruct on the worker just started."""
+        from dashboard.demo import DEMO_STUDY, seed_demo
+
+        user = get_user_model().objects.filter(username=LOCAL_USER).first()
+        if user is None:
+            return
+        self.stdout.write(f"Creating the synthetic demo study '{DEMO_STUDY}' (DEMO=0 skips this)…")
+        if seed_demo(user, say=self.stdout.write):
+            self.stdout.write("Demo scans are queued; the dashboard fills in as the worker reconstructs them.")
 
     @transaction.atomic
     def ensure_local_login(self) -> bool:
