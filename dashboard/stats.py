@@ -420,6 +420,17 @@ def compare_groups(name: str, a: ArrayLike, b: ArrayLike,
 # ---------------------------------------------------------------- paired
 
 
+def _complete_pairs(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Paired values with every pair holding a NaN dropped, and a warning saying how many."""
+    xa = np.asarray(x, dtype=float).ravel()
+    ya = np.asarray(y, dtype=float).ravel()
+    if xa.size != ya.size:
+        raise ValueError(f"paired data need equal lengths, got {xa.size} and {ya.size}")
+    keep = np.isfinite(xa) & np.isfinite(ya)
+    warnings = [f"{int((~keep).sum())} pair(s) with a missing value dropped"] if not keep.all() else []
+    return xa[keep], ya[keep], warnings
+
+
 def _matched_pairs_r(t_plus: float, ranks: np.ndarray, warnings: list[str]) -> tuple[float, list[float]]:
     """Matched-pairs rank-biserial r = (T+ - T-)/(T+ + T-) with a Fisher-z CI (null SE); warns at r = +-1."""
     r = 2 * t_plus / float(ranks.sum()) - 1
@@ -477,16 +488,10 @@ def compare_paired(name: str, x: ArrayLike, y: ArrayLike,
     """
     test = "Wilcoxon signed-rank"
     effect_names = ("rank-biserial r", "Hodges-Lehmann pseudo-median (ppb)")
-    xa = np.asarray(x, dtype=float).ravel()
-    ya = np.asarray(y, dtype=float).ravel()
-    if xa.size != ya.size:
-        raise ValueError(f"paired data need equal lengths, got {xa.size} and {ya.size}")
-    keep = np.isfinite(xa) & np.isfinite(ya)
-    xa, ya = xa[keep], ya[keep]
+    xa, ya, warnings = _complete_pairs(x, y)
     d = xa - ya
     groups = [_describe(labels[0], xa), _describe(labels[1], ya),
               _describe(f"{labels[0]} - {labels[1]}", d)]
-    warnings = [f"{int((~keep).sum())} pair(s) with a missing value dropped"] if not keep.all() else []
     warnings += _small_warning("the paired comparison", d.size, "pairs")
     if d.size < 2:
         return _not_testable(name, test, groups, effect_names, warnings,
@@ -604,15 +609,9 @@ def correlate(name: str, x: ArrayLike, y: ArrayLike,
         raise ValueError(f"method must be 'spearman' or 'kendall', not {method!r}")
     coefficient = "Spearman rho" if method == "spearman" else "Kendall tau-b"
     test = coefficient
-    xa = np.asarray(x, dtype=float).ravel()
-    ya = np.asarray(y, dtype=float).ravel()
-    if xa.size != ya.size:
-        raise ValueError(f"paired data need equal lengths, got {xa.size} and {ya.size}")
-    keep = np.isfinite(xa) & np.isfinite(ya)
-    xa, ya = xa[keep], ya[keep]
+    xa, ya, warnings = _complete_pairs(x, y)
     n = int(xa.size)
     groups = [{"label": "pairs", "n": n}]
-    warnings = [f"{int((~keep).sum())} pair(s) with a missing value dropped"] if not keep.all() else []
     warnings += _small_warning("the correlation", n, "pairs")
     if n < 3:
         return _not_testable(name, test, groups, [coefficient], warnings,

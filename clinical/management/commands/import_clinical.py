@@ -1,10 +1,9 @@
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from clinical.importer import import_clinical_csv
-from clinical.models import Study
+from clinical.management.imports import run_import
 
 
 class Command(BaseCommand):
@@ -16,19 +15,4 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="username recorded in the audit history")
 
     def handle(self, *args, study: str, file: Path, user: str | None, **options) -> None:
-        target = Study.objects.by_id_or_name(study)
-        if target is None:
-            raise CommandError(f"No study '{study}': give its id or exact name (see the admin's study list).")
-        if not file.is_file():
-            raise CommandError(f"{file}: no such file.")
-        account = None
-        if user:
-            account = get_user_model().objects.filter(username=user).first()
-            if account is None:
-                raise CommandError(f"No user '{user}'.")
-        result = import_clinical_csv(target, file.read_bytes(), filename=file.name, user=account)
-        if not result.ok:
-            for error in result.errors:
-                self.stderr.write(f"{file.name}: {error}")
-            raise CommandError(f"{len(result.errors)} problem(s) in {file.name}; nothing was imported.")
-        self.stdout.write(self.style.SUCCESS(f"{file.name}: {result.summary()}"))
+        run_import(self, import_clinical_csv, study, file, user)
