@@ -1,5 +1,9 @@
-"""Run the benchmarks named on the command line, or all of them, and print their figures."""
-import importlib
+"""Run the benchmarks named on the command line, or all of them, each in its own process.
+
+A fresh process per benchmark gives each its own settings (temporary installation) and its own
+peak-memory figures.
+"""
+import subprocess
 import sys
 import time
 
@@ -12,8 +16,7 @@ def main(names: list[str]) -> None:
             sys.exit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
         print(f"\n=== {name} ===", flush=True)
         started = time.perf_counter()
-        sys.argv = [f"bench.{name}"]  # each benchmark parses its own (empty) command line
-        importlib.import_module(f"bench.{name}").main()
+        subprocess.run([sys.executable, "-c", f"import bench.{name} as b; b.main()"], check=True)
         print(f"({name}: {time.perf_counter() - started:.0f} s)", flush=True)
 
 

@@ -16,8 +16,8 @@ import numpy as np
 
 from .server import Gunicorn, Installation, memory_kib
 
-# 320 x 320 x 208 voxels, 8 echoes, magnitude + phase: 3,328 slices of 200 KiB = about 1 GiB of DICOM.
-SHAPE = tuple(int(v) for v in os.environ.get("BENCH_UPLOAD_SHAPE", "320,320,208,8").split(","))
+# 400 x 400 x 208 voxels, 8 echoes, magnitude + phase: 3,328 slices of 312 KiB = about 1 GiB of DICOM.
+SHAPE = tuple(int(v) for v in os.environ.get("BENCH_UPLOAD_SHAPE", "400,400,208,8").split(","))
 
 
 def make_zip(folder: Path) -> Path:
