@@ -76,3 +76,10 @@ def test_an_empty_study_has_an_empty_dashboard(as_viewer, study):
     body = as_viewer.get(reverse("dashboard", args=[study.pk])).content.decode()
     assert "No ROI values yet" in body
     assert as_viewer.get(reverse("analysis_api", args=[study.pk])).json()["comparisons"] == []
+
+
+def test_the_study_description_is_shown_so_demo_data_read_as_synthetic(as_viewer, study):
+    study.description = "SYNTHETIC DEMO DATA"
+    study.save()
+    for url in (reverse("dashboard", args=[study.pk]), reverse("study", args=[study.pk])):
+        assert "SYNTHETIC DEMO DATA" in as_viewer.get(url).content.decode()
