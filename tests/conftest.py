@@ -223,3 +223,9 @@ def recon_worker(workers):
     """One real worker consuming both queues."""
     workers.start()
     return workers
+
+
+def wait_for_plots(page) -> None:
+    """The dashboard fetches its plots after the page loads: wait until every one is in place."""
+    for name in ("groups", "paired", "scatter"):
+        page.wait_for_selector(f"#plot-{name}[data-loaded=true]")

@@ -9,7 +9,7 @@ import pytest
 
 from clinical.models import Patient
 from clinical.scanio.synthetic import write_nifti_series
-from tests.conftest import log_in, screenshot, wait_for
+from tests.conftest import log_in, screenshot, wait_for, wait_for_plots
 from tests.recon_data import phantom
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
@@ -74,7 +74,7 @@ def test_a_coordinators_whole_path(page, workers, coordinator, study, tmp_path):
 
     page.goto(f"/studies/{study.pk}/")
     page.get_by_role("link", name="Dashboard").click()
-    page.wait_for_selector("#plot-scatter svg")
+    wait_for_plots(page)
     assert "ALS-E2E" in page.locator("#dataset").inner_text()
     links = page.locator("#plot-groups svg a")
     assert links.count() == 2  # the one patient, in the motor and the control panel

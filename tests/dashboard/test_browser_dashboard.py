@@ -1,16 +1,15 @@
 """In headless Chromium: the dashboard's plots and table follow a filter."""
 import pytest
 
-from tests.conftest import log_in, screenshot
+from tests.conftest import log_in, screenshot, wait_for_plots
 from tests.dashboard.cohort import seed_cohort
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def plot_links(page, name: str) -> int:
-    figure = page.locator(f"#plot-{name}")
-    figure.locator("svg").wait_for()
-    return figure.locator("svg a").count()
+    wait_for_plots(page)
+    return page.locator(f"#plot-{name} svg a").count()
 
 
 def test_a_filter_changes_the_plots_and_the_table(page, investigator, study):
@@ -28,6 +27,7 @@ def test_a_filter_changes_the_plots_and_the_table(page, investigator, study):
     page.wait_for_url("**diagnosis=PLS**")
     assert page.locator("#dataset tr").count() == 4
     assert plot_links(page, "groups") == 2 * 3
+    wait_for_plots(page)
     assert "n=3" in page.locator("#plot-paired").inner_text()
     assert "has 3 patients (&lt;5): treat the p-value as exploratory" in page.content()
     screenshot(page, "dashboard-pls")
