@@ -29,7 +29,8 @@ def test_a_coordinator_draws_an_roi_and_sees_its_value(page, recon_worker, coord
     box = canvas.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.click(cx, cy)  # crosshair: the value under the cursor is shown in ppb
-    assert page.locator("#cursor-ppb").inner_text() != "—"
+    page.wait_for_function("document.getElementById('cursor-ppb').textContent !== '—'")
+    float(page.locator("#cursor-ppb").inner_text())
 
     page.check("#draw-enabled")
     page.select_option("#draw-label", label="LMC")
