@@ -1,7 +1,6 @@
 """Dashboard pages: comparisons, plots, the dataset as CSV, the analysis API and the ROI-value import."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from django import forms
 from django.contrib import messages
@@ -17,8 +16,6 @@ from . import plots
 from .analysis import WITHIN, analyse
 from .dataset import Filters, baseline, build_dataset
 from .importer import COLUMNS, import_roi_values
-
-
 
 TABLE_ROWS = 200  # the page shows the first rows; the CSV has them all
 
@@ -36,7 +33,7 @@ def _table(rows, url) -> list[dict]:
         for column, value in record.items():
             if column in ("patient_id", "scan_id"):
                 continue
-            if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+            if pd.isna(value):
                 cells.append("")
             elif isinstance(value, pd.Timestamp):
                 cells.append(value.strftime("%Y-%m-%d"))
