@@ -37,12 +37,17 @@ class Section:
                 "comparisons": [c.as_dict() for c in self.comparisons]}
 
 
+def split_by_sign(rows: pd.DataFrame, flag: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows with the sign present and with it absent; rows where it was not examined (None) are in neither."""
+    return rows[rows[flag] == True], rows[rows[flag] == False]  # noqa: E712
+
+
 def _values(rows: pd.DataFrame, column: str) -> np.ndarray:
     return pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
 
 
 def _by_flag(title: str, key: str, rows: pd.DataFrame, flag: str, labels: tuple[str, str]) -> Section:
-    present, absent = rows[rows[flag] == True], rows[rows[flag] == False]  # noqa: E712  (None = not examined)
+    present, absent = split_by_sign(rows, flag)
     comparisons = [compare_groups(roi, _values(present, roi), _values(absent, roi), labels=labels)
                    for roi in ROIS if roi in rows.columns]
     return Section(title, key, holm(comparisons),
@@ -74,7 +79,7 @@ def _laterality(rows: pd.DataFrame) -> Section:
             continue
         for sign in ("spasticity", "hyperreflexia"):
             flag = f"{sign}_{side}"
-            present, absent = rows[rows[flag] == True], rows[rows[flag] == False]  # noqa: E712
+            present, absent = split_by_sign(rows, flag)
             comparisons.append(compare_groups(f"{roi} by {side}-side {sign}", _values(present, roi),
                                               _values(absent, roi), labels=(f"{side} {sign}", f"no {side} {sign}")))
     return Section("Laterality: each motor cortex against the opposite side's signs", "laterality",

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .analysis import WITHIN  # noqa: E402
+from .analysis import WITHIN, split_by_sign  # noqa: E402
 from .dataset import CONTROL, MOTOR  # noqa: E402
 
 PatientUrl = Callable[[int], str]
@@ -50,7 +50,8 @@ def _strip_box(ax, groups: list[tuple[str, pd.DataFrame]], column: str, url: Pat
 def groups_plot(rows: pd.DataFrame, flag: str, url: PatientUrl, fmt: str = "svg") -> bytes:
     """Strip and box plots of motor and control cortex by a sign (present vs absent)."""
     fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.6), sharey=True)
-    groups = [(f"{flag}", rows[rows[flag] == True]), (f"no {flag}", rows[rows[flag] == False])]  # noqa: E712
+    present, absent = split_by_sign(rows, flag)
+    groups = [(flag, present), (f"no {flag}", absent)]
     for ax, column in zip(axes, (MOTOR, CONTROL)):
         ax.set_title(column.replace(" (L+R mean)", " cortex"), fontsize=10)
         if column in rows.columns and rows[column].notna().any():
