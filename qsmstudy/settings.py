@@ -39,6 +39,12 @@ INSTALLED_APPS = [
     "clinical",
     "recon",
     "dashboard",
+    "exchange",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "api",
 ]
 
 MIDDLEWARE = [

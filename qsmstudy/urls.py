@@ -12,4 +12,6 @@ urlpatterns = [
     path("", include("clinical.urls")),
     path("", include("recon.urls")),
     path("", include("dashboard.urls")),
+    path("", include("exchange.urls")),
+    path("", include("api.urls")),
 ]

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ExchangeConfig(AppConfig):
+    """BIDS export and import: above dashboard, recon and clinical, which never import it."""
+
+    name = "exchange"
+    verbose_name = "BIDS exchange"
