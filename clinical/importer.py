@@ -1,18 +1,21 @@
-"""Bulk import of patients and exams from a CSV (one row per exam, REDCap-export style).
+"""Bulk import of patients and exams from a CSV: this app's layout or a REDCap record export.
 
-The column dictionary is docs/clinical-import.md; clinical/static/clinical/import-template.csv
-is a template. The whole file is validated inside one transaction and rolled back
-if any row is bad, so a rejected file saves nothing.
+This app's layout has one row per exam (column dictionary docs/clinical-import.md, template
+docs/clinical-import-template.csv); a REDCap export has a patient row per record and a row per exam
+instance (docs/redcap.md, read by clinical.redcap). The whole file is validated inside one
+transaction and rolled back if any row is bad, so a rejected file saves nothing.
 """
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import models, transaction
 
+from . import redcap
 from .forms import ExamForm, PatientForm
 from .models import Exam, Patient, Study
 
@@ -79,27 +82,53 @@ def template_header() -> list[str]:
 
 
 def import_clinical_csv(study: Study, data: bytes, *, filename: str, user=None) -> ImportResult:
-    """Validate and import a CSV of patients and exams into a study, all or nothing."""
+    """Validate and import a CSV of patients and exams into a study, all or nothing.
+
+    The layout is told by the header: REDCap's record ID columns mean a REDCap export.
+    """
     result = ImportResult()
-    rows = _read_rows(data, result)
-    if result.errors:
-        return result
-    try:
-        with transaction.atomic():
-            _Importer(study, filename, user, result).run(rows)
-            if result.errors:
-                raise _Rollback
-    except _Rollback:
-        result.patients_created = result.patients_updated = result.exams_created = result.exams_updated = 0
-    return result
-
-
-def _read_rows(data: bytes, result: ImportResult) -> list[dict[str, str]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         result.errors.append(RowError(0, "", "", f"The file is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8."))
-        return []
+        return result
+    if redcap.is_redcap_header(next(csv.reader(io.StringIO(text)), [])):
+        records = _read_redcap(study, text, result)
+        rows, shown, reason = records.rows, records.shown, f"REDCap import: {filename}"
+    else:
+        rows, shown, reason = _read_rows(text, result), _as_written, f"CSV import: {filename}"
+    if len(rows) > MAX_ROWS:
+        result.errors.append(RowError(0, "", "", f"The file has {len(rows)} rows; split it into files of {MAX_ROWS}."))
+        return result
+    if not rows:  # nothing the importer could check further
+        return result
+    try:
+        with transaction.atomic():
+            _Importer(study, reason, user, result, shown).run(rows)
+            if result.errors:
+                raise _Rollback
+    except _Rollback:
+        result.patients_created = result.patients_updated = result.exams_created = result.exams_updated = 0
+    result.errors.sort(key=lambda e: e.row)
+    return result
+
+
+def _read_redcap(study: Study, text: str, result: ImportResult) -> redcap.Records:
+    def report(row: int, column: str, value: str, message: str) -> None:
+        result.errors.append(RowError(row, column, value, message))
+
+    records = redcap.read_records(text, set(study.patients.values_list("code", flat=True)), report)
+    if not records.rows and not result.errors:
+        report(2, "", "", "The file has a header but no records.")
+    return records
+
+
+def _as_written(number: int, column: str, value: str) -> tuple[str, str]:
+    return column, value
+
+
+def _read_rows(text: str, result: ImportResult) -> list[tuple[int, dict[str, str]]]:
+    """Rows of this app's layout, numbered from 2 (the header is row 1; blank lines are skipped)."""
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
     unknown = [h for h in header if h not in PATIENT_COLUMNS and h not in EXAM_COLUMNS]
@@ -111,19 +140,20 @@ def _read_rows(data: bytes, result: ImportResult) -> list[dict[str, str]]:
     rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
     if not rows and not result.errors:
         result.errors.append(RowError(2, "", "", "The file has a header but no rows."))
-    if len(rows) > MAX_ROWS:
-        result.errors.append(RowError(0, "", "", f"The file has {len(rows)} rows; split it into files of {MAX_ROWS}."))
-    return rows
+    if result.errors:  # a bad header: the rows cannot be read
+        return []
+    return list(enumerate(rows, start=2))
 
 
 class _Importer:
-    def __init__(self, study: Study, filename: str, user, result: ImportResult) -> None:
-        self.study, self.user, self.result = study, user, result
-        self.reason = f"CSV import: {filename}"[:100]
+    def __init__(self, study: Study, reason: str, user, result: ImportResult,
+                 shown: Callable[[int, str, str], tuple[str, str]]) -> None:
+        self.study, self.user, self.result, self.shown = study, user, result, shown
+        self.reason = reason[:100]
         self.seen: dict[str, tuple[Patient, dict[str, str]]] = {}
 
-    def run(self, rows: list[dict[str, str]]) -> None:
-        for number, row in enumerate(rows, start=2):  # line 1 is the header
+    def run(self, rows: list[tuple[int, dict[str, str]]]) -> None:
+        for number, row in rows:
             patient = self.import_patient(number, row)
             if patient is not None and row.get("exam_date"):
                 self.import_exam(number, row, patient)
@@ -205,6 +235,8 @@ class _Importer:
         return form.save()
 
     def error(self, number: int, column: str, value: str, message: str) -> None:
+        """Record a problem, naming the column and value as the file has them."""
+        column, value = self.shown(number, column, value)
         self.result.errors.append(RowError(number, column, value, message))
 
 
