@@ -180,7 +180,7 @@ class _Importer:
         if patient is not None:
             self.seen[code] = (patient, values)
             if existing:
-                self.result.patients_updated += 1
+                self.result.patients_updated += _changed(form)
             else:
                 self.result.patients_created += 1
         return patient
@@ -192,7 +192,7 @@ class _Importer:
         form = ExamForm(self.form_data(number, row, EXAM_COLUMNS, instance=existing), instance=existing, patient=patient)
         if self.save(number, form, EXAM_COLUMNS) is not None:
             if existing:
-                self.result.exams_updated += 1
+                self.result.exams_updated += _changed(form)
             else:
                 self.result.exams_created += 1
 
@@ -230,6 +230,8 @@ class _Importer:
             return None
         if self.result.errors:  # keep validating, but stop writing once the file is known bad
             return form.instance
+        if form.instance.pk and not _changed(form):  # a re-imported row: no save, no empty audit entry
+            return form.instance
         if self.user is not None:
             form.instance._history_user = self.user
         return form.save()
@@ -238,6 +240,11 @@ class _Importer:
         """Record a problem, naming the column and value as the file has them."""
         column, value = self.shown(number, column, value)
         self.result.errors.append(RowError(number, column, value, message))
+
+
+def _changed(form) -> bool:
+    """Whether a valid form changes its record (the reason alone is no change)."""
+    return bool(set(form.changed_data) - {"reason"})
 
 
 def _is_iso(value: str) -> bool:

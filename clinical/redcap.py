@@ -253,6 +253,14 @@ def data_csv(study: Study) -> str:
     return _csv(data_header(), record_rows(study))
 
 
+def data_filename(study: Study) -> str:
+    return f"qsmstudy-study{study.pk}-redcap-data.csv"
+
+
+def dictionary_filename(study: Study) -> str:
+    return f"qsmstudy-study{study.pk}-redcap-dictionary.csv"
+
+
 def _csv(header: list[str], rows) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")

@@ -1,4 +1,4 @@
-"""Clinical pages: studies, patients, exams, CSV import. Thin views over the models."""
+"""Clinical pages: studies, patients, exams, CSV import, REDCap export. Thin views over the models."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_http_methods
 
+from . import redcap
 from .access import membership_or_404
 from .forms import ExamForm, ImportForm, PatientForm, ScanUploadForm
 from .importer import import_clinical_csv, template_csv
@@ -133,6 +134,23 @@ def import_template(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(template_csv(), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="qsmstudy-clinical-template.csv"'
     return response
+
+
+def _csv_download(text: str, filename: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def redcap_data(request: HttpRequest, study_id: int) -> HttpResponse:
+    """The study's patients and exams as a REDCap raw record export; any member may download, like the dataset CSV."""
+    membership = membership_or_404(request, study_id)
+    return _csv_download(redcap.data_csv(membership.study), redcap.data_filename(membership.study))
+
+
+def redcap_dictionary(request: HttpRequest, study_id: int) -> HttpResponse:
+    membership = membership_or_404(request, study_id)
+    return _csv_download(redcap.dictionary_csv(), redcap.dictionary_filename(membership.study))
 
 
 def _too_large(request: HttpRequest) -> bool:
