@@ -6,3 +6,8 @@ class ExchangeConfig(AppConfig):
 
     name = "exchange"
     verbose_name = "BIDS exchange"
+
+    def ready(self) -> None:
+        from clinical.panels import register_study_link
+
+        register_study_link("BIDS export / import", "bids")

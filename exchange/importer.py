@@ -1,0 +1,356 @@
+"""Import a BIDS dataset zip into a study: participants, exams, MEGRE sessions and ROI definitions.
+
+All or nothing: the tables are checked first (every problem is reported), then patients, exams and
+scans are saved in one transaction. Each session's MEGRE files go through clinical.scans.store_upload,
+the upload form's own path (checks, de-identification, duplicate refusal, conversion), and every new
+scan is queued for reconstruction as an upload is. A failure rolls the database back and removes the
+files already stored, and the message names the dataset file and the problem.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import tempfile
+from collections import defaultdict
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nibabel as nib
+from django.core.files import File
+from django.db import transaction
+from django.utils.datastructures import MultiValueDict
+
+from clinical.forms import ExamForm, PatientForm, ScanUploadForm
+from clinical.models import Patient, ScanSession, Study
+from clinical.scanio import UploadError
+from clinical.scanio.safezip import expand_upload
+from clinical.scans import DuplicateScan, incoming_dir, store_upload, upload_limits
+from dashboard.models import ExternalRoiValue
+from recon import rois
+from recon.models import RoiDefinition
+
+from . import bids
+
+GRE_SUFFIXES = ("MEGRE", "GRE")
+_SPLIT_ENTITIES = ("echo", "part")  # entities that tell the files of one series apart
+
+
+class BidsImportError(Exception):
+    """The dataset cannot be imported; ``problems`` name the file and what to do. Nothing was saved."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class ImportResult:
+    patients: int = 0
+    exams: int = 0
+    scans: int = 0
+    rois: int = 0
+    external_values: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{self.patients} patients, {self.exams} exams, {self.scans} scan sessions (queued for "
+                f"reconstruction), {self.rois} ROI definitions, {self.external_values} external ROI values")
+
+
+@dataclass
+class _Series:
+    """The MEGRE files of one scan, and where its metadata and ROI label map are."""
+
+    subject: str
+    session: str
+    key: str  # file name stem without echo/part/suffix, e.g. sub-01_ses-20240305
+    files: list[Path] = field(default_factory=list)
+    fields: dict = field(default_factory=dict)
+    dseg: Path | None = None
+    dseg_table: Path | None = None
+
+
+def import_bids(study: Study, archive: Path, *, filename: str = "", user=None) -> ImportResult:
+    """Import a BIDS dataset zip into a study; raise BidsImportError (nothing saved) if it cannot be.
+
+    ``filename`` is how the user knows the zip (the uploaded name), for messages; by default its own name.
+    """
+    filename = filename or Path(archive).name
+    with tempfile.TemporaryDirectory(dir=incoming_dir()) as work:
+        try:
+            files = expand_upload([Path(archive)], Path(work), upload_limits())
+        except UploadError as exc:
+            raise BidsImportError([str(exc)]) from exc
+        dataset = _Dataset(_root(files, filename), filename)
+        dataset.read(study)
+        return dataset.save(study, user)
+
+
+def _root(files, name: str) -> Path:
+    descriptions = [f.path for f in files if f.path.name == "dataset_description.json"
+                    and "derivatives" not in f.path.parts]
+    if not descriptions:
+        raise BidsImportError([f"{name}: no dataset_description.json; zip the BIDS dataset folder itself."])
+    return min(descriptions, key=lambda p: len(p.parts)).parent
+
+
+class _Dataset:
+    def __init__(self, root: Path, archive_name: str) -> None:
+        self.root, self.archive_name = root, archive_name
+        self.problems: list[str] = []
+        self.result = ImportResult()
+        self.patients: dict[str, dict] = {}  # participant_id -> form data
+        self.exams: dict[str, list[tuple[str, dict]]] = defaultdict(list)  # -> (where, form data)
+        self.external: list[tuple[str, dict]] = []
+        self.series: list[_Series] = []
+
+    def where(self, path: Path, line: int | None = None) -> str:
+        relative = path.relative_to(self.root).as_posix()
+        return f"{relative}, line {line}" if line else relative
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def table(self, path: Path) -> tuple[list[str], list[dict[str, str]]]:
+        try:
+            return bids.read_tsv(path.read_bytes(), self.where(path))
+        except ValueError as exc:
+            raise BidsImportError([str(exc)]) from exc
+
+    # Reading and checking, before anything is saved.
+
+    def read(self, study: Study) -> None:
+        self.read_participants(study)
+        self.read_exams()
+        self.read_external(study)
+        self.read_series(study)
+        if self.problems:
+            raise BidsImportError(self.problems)
+
+    def read_participants(self, study: Study) -> None:
+        path = self.root / "participants.tsv"
+        if not path.is_file():
+            raise BidsImportError([f"{self.archive_name}: no participants.tsv; list every participant with its "
+                                   "diagnosis (docs/bids.md)."])
+        header, rows = self.table(path)
+        if "participant_id" not in header:
+            raise BidsImportError([f"{self.where(path)}: no participant_id column."])
+        columns = {name: bids.PARTICIPANT_ALIASES.get(name, name) for name in header}
+        known = {"participant_id", bids.CODE_COLUMN, bids.AGE_COLUMN, *bids.PATIENT_FIELDS}
+        ignored = [name for name, target in columns.items() if target not in known]
+        if ignored:
+            self.result.notes.append(f"participants.tsv: columns not imported: {', '.join(ignored)}")
+        existing = set(study.patients.values_list("code", flat=True))
+        for line, row in enumerate(rows, start=2):
+            participant = row["participant_id"]
+            where = self.where(path, line)
+            if not re.fullmatch(r"sub-[A-Za-z0-9]+", participant):
+                self.problem(where, f"participant_id '{participant}' is not sub-<letters and digits>.")
+                continue
+            code = row.get(bids.CODE_COLUMN) or participant[4:]
+            data = {"code": code, "reason": f"BIDS import: {self.archive_name}"[:100]}
+            for name, target in columns.items():
+                if target in bids.PATIENT_FIELDS and row[name]:
+                    data[target] = bids.LEVEL_ALIASES.get(target, {}).get(row[name].lower(), row[name])
+            if code in existing:
+                self.problem(where, f"study code {code} is already in {study.name}; import into a study without "
+                                    "these patients.")
+            elif any(d["code"] == code for d in self.patients.values()):
+                self.problem(where, f"study code {code} is listed twice.")
+            else:
+                form = PatientForm(data, study=study)
+                self.check(form, where)
+                self.patients[participant] = data
+
+    def read_exams(self) -> None:
+        path = self.root / "phenotype" / f"{bids.EXAMS_TABLE}.tsv"
+        if not path.is_file():
+            return
+        header, rows = self.table(path)
+        ignored = [h for h in header if h not in ("participant_id", bids.EXAM_DATE_COLUMN, *bids.EXAM_FIELDS,
+                                                  *bids.DERIVED_EXAM_FIELDS)]
+        if ignored:
+            self.result.notes.append(f"phenotype/{bids.EXAMS_TABLE}.tsv: columns not imported: {', '.join(ignored)}")
+        for line, row in enumerate(rows, start=2):
+            where = self.where(path, line)
+            participant = row.get("participant_id", "")
+            if participant not in self.patients:
+                self.problem(where, f"{participant or 'no participant_id'} is not in participants.tsv.")
+                continue
+            data = {"date": row.get(bids.EXAM_DATE_COLUMN, ""), "reason": f"BIDS import: {self.archive_name}"[:100]}
+            data |= {name: row[name] for name in bids.EXAM_FIELDS if row.get(name)}
+            if any(d["date"] == data["date"] for _, d in self.exams[participant]):
+                self.problem(where, f"{participant} has two exams on {data['date']}; keep one per day.")
+                continue
+            self.exams[participant].append((where, data))
+
+    def read_external(self, study: Study) -> None:
+        path = self.root / "phenotype" / f"{bids.EXTERNAL_TABLE}.tsv"
+        if not path.is_file():
+            return
+        _, rows = self.table(path)
+        for line, row in enumerate(rows, start=2):
+            where = self.where(path, line)
+            try:
+                value = {"participant": row["participant_id"], "scan_date": dt.date.fromisoformat(row["scan_date"]),
+                         "roi_name": row["roi"], "value_ppb": float(row["value_ppb"]),
+                         "source": row.get("source") or f"BIDS import: {self.archive_name}"}
+            except (KeyError, ValueError):
+                self.problem(where, "needs participant_id, scan_date (YYYY-MM-DD), roi and value_ppb (a number).")
+                continue
+            if value["participant"] not in self.patients:
+                self.problem(where, f"{value['participant']} is not in participants.tsv.")
+            elif value["roi_name"] not in study.roi_labels:
+                self.problem(where, f"ROI '{value['roi_name']}' is not one of {study.name}'s ROI labels "
+                                    f"({', '.join(study.roi_labels)}).")
+            else:
+                self.external.append((where, value))
+
+    def read_series(self, study: Study) -> None:
+        by_key: dict[str, _Series] = {}
+        for path in sorted(self.root.glob("sub-*/**/anat/*")):
+            entities, suffix = _entities(path)
+            if suffix not in GRE_SUFFIXES or "derivatives" in path.relative_to(self.root).parts:
+                continue
+            subject = f"sub-{entities.get('sub', '')}"
+            if "ses" not in entities:
+                self.problem(self.where(path), "has no ses-<label>; put each scan in a session folder with its "
+                                               "date in sub-<label>_sessions.tsv (scan_date).")
+                continue
+            key = "_".join(f"{k}-{v}" for k, v in entities.items() if k not in _SPLIT_ENTITIES)
+            series = by_key.setdefault(key, _Series(subject, f"ses-{entities['ses']}", key))
+            series.files.append(path)
+        self.series = list(by_key.values())
+        for subject in sorted({s.subject for s in self.series} - set(self.patients)):
+            self.problem(f"{subject}/", "has no row in participants.tsv; add one with its diagnosis.")
+        for subject in {s.subject for s in self.series}:
+            self.read_sessions_table(subject, [s for s in self.series if s.subject == subject])
+        for series in self.series:
+            self.find_roi_labels(series, study)
+
+    def read_sessions_table(self, subject: str, series: list[_Series]) -> None:
+        path = self.root / subject / f"{subject}_sessions.tsv"
+        rows = {}
+        if path.is_file():
+            _, table = self.table(path)
+            rows = {row.get("session_id", ""): row for row in table}
+        for s in series:
+            row = rows.get(s.session, {})
+            date = row.get("scan_date") or _date_from_label(s.session)
+            try:
+                s.fields["scan_date"] = dt.date.fromisoformat(date).isoformat()
+            except (TypeError, ValueError):
+                self.problem(f"{subject}/{s.session}", "has no scan date: give it in the scan_date column "
+                                                       f"(YYYY-MM-DD) of {subject}_sessions.tsv.")
+                continue
+            s.fields |= {name: row.get(name, "") for name in ("scanner", "site", "field_strength_t", "protocol_name")}
+            form = ScanUploadForm(s.fields)
+            for name, errors in form.errors.items():
+                if name != "files":
+                    self.problem(f"{subject}/{s.session}", f"{name}: {' '.join(errors)}")
+
+    def find_roi_labels(self, series: _Series, study: Study) -> None:
+        folder = self.root / "derivatives" / bids.PIPELINE / series.subject / series.session / "anat"
+        image, table = folder / f"{series.key}_desc-rois_dseg.nii.gz", folder / f"{series.key}_desc-rois_dseg.tsv"
+        if not image.is_file():
+            return
+        if not table.is_file():
+            self.problem(self.where(image), f"has no {table.name} giving each index its ROI name.")
+            return
+        _, rows = self.table(table)
+        for line, row in enumerate(rows, start=2):
+            if row.get("name") not in study.roi_labels or not row.get("index", "").isdigit():
+                self.problem(self.where(table, line), f"needs an index and a name from {study.name}'s ROI labels "
+                                                      f"({', '.join(study.roi_labels)}).")
+        series.dseg, series.dseg_table = image, table
+
+    def check(self, form, where: str) -> None:
+        if not form.is_valid():
+            for name, messages in form.errors.items():
+                for message in messages:
+                    self.problem(where, f"{name}: {message}" if name != "__all__" else message)
+
+    # Saving, all or nothing.
+
+    def save(self, study: Study, user) -> ImportResult:
+        stored: list[ScanSession] = []
+        try:
+            with transaction.atomic():
+                patients = self.save_patients(study, user)
+                for series in self.series:
+                    scan = self.store(series, patients[series.subject], user)
+                    stored.append(scan)
+                    self.save_rois(series, scan, user)
+        except BaseException:
+            for scan in stored:
+                shutil.rmtree(scan.path("magnitude").parent, ignore_errors=True)
+                shutil.rmtree(rois.roi_folder(scan), ignore_errors=True)
+            raise
+        self.result.scans = len(stored)
+        return self.result
+
+    def save_patients(self, study: Study, user) -> dict[str, Patient]:
+        patients = {}
+        for participant, data in self.patients.items():
+            form = PatientForm(data, study=study)
+            form.is_valid()
+            form.instance._history_user = user
+            patients[participant] = form.save()
+            for where, exam_data in self.exams[participant]:
+                exam = ExamForm(exam_data, patient=patients[participant])
+                self.check(exam, where)
+                if exam.is_valid() and not self.problems:
+                    exam.instance._history_user = user
+                    exam.save()
+                    self.result.exams += 1
+        for _, value in self.external:
+            ExternalRoiValue.objects.create(patient=patients[value.pop("participant")], imported_by=user, **value)
+        self.result.patients, self.result.external_values = len(patients), len(self.external)
+        if self.problems:
+            raise BidsImportError(self.problems)
+        return patients
+
+    def store(self, series: _Series, patient: Patient, user) -> ScanSession:
+        where = f"{series.subject}/{series.session} ({series.key})"
+        with ExitStack() as stack:
+            uploads = [stack.enter_context(File(p.open("rb"), name=p.name)) for p in series.files]
+            form = ScanUploadForm(series.fields, MultiValueDict({"files": uploads}), patient=patient)
+            if not form.is_valid():
+                raise BidsImportError([f"{where}: {name}: {' '.join(errors)}" for name, errors in form.errors.items()])
+            fields = {k: v for k, v in form.cleaned_data.items() if k != "files"}
+            try:
+                scan = store_upload(patient, fields, form.cleaned_data["files"], user)
+            except (UploadError, DuplicateScan) as exc:
+                raise BidsImportError([f"{where}: {exc}"]) from exc
+        self.result.notes.extend(f"{where}: {warning}" for warning in scan.warnings)
+        return scan
+
+    def save_rois(self, series: _Series, scan: ScanSession, user) -> None:
+        if series.dseg is None:
+            return
+        _, rows = self.table(series.dseg_table)
+        mapping = {int(row["index"]): row["name"] for row in rows}
+        name = self.where(series.dseg)
+        try:
+            image = nib.load(series.dseg)
+            masks = rois.masks_from_labels(image, mapping, scan, name)
+            saved = rois.save_rois(scan, masks, RoiDefinition.Source.UPLOADED,
+                                   {roi: {"file": name, "value": value} for value, roi in mapping.items()}, user)
+        except (rois.RoiError, OSError, nib.filebasedimages.ImageFileError) as exc:
+            raise BidsImportError([f"{name}: {exc}"]) from exc
+        self.result.rois += len(saved)
+
+
+def _entities(path: Path) -> tuple[dict[str, str], str]:
+    """{'sub': '01', 'ses': '20240305', 'echo': '1', ...} and the suffix of a BIDS file name."""
+    stem = path.name.split(".")[0]
+    *pairs, suffix = stem.split("_")
+    return dict(p.split("-", 1) for p in pairs if "-" in p), suffix
+
+
+def _date_from_label(session: str) -> str | None:
+    match = re.fullmatch(r"ses-(\d{4})(\d{2})(\d{2})[a-z]?", session)
+    return f"{match[1]}-{match[2]}-{match[3]}" if match else None
+
