@@ -146,6 +146,9 @@ def _read_rows(text: str, result: ImportResult) -> list[tuple[int, dict[str, str
 
 
 class _Importer:
+    """Saves each row that passes, even after a bad one, so that later rows are checked against it
+    (an exam against its patient's onset); the caller rolls everything back if any row failed."""
+
     def __init__(self, study: Study, reason: str, user, result: ImportResult,
                  shown: Callable[[int, str, str], tuple[str, str]]) -> None:
         self.study, self.user, self.result, self.shown = study, user, result, shown
@@ -228,8 +231,6 @@ class _Importer:
                 for message in messages:
                     self.error(number, col, form.data.get(name, ""), message)
             return None
-        if self.result.errors:  # keep validating, but stop writing once the file is known bad
-            return form.instance
         if form.instance.pk and not _changed(form):  # a re-imported row: no save, no empty audit entry
             return form.instance
         if self.user is not None:

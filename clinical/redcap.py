@@ -396,7 +396,7 @@ def _read_row(number: int, row: dict[str, str], records: Records, by_code: dict[
     if instrument.lower() == EXAM_FORM:
         values = _values(row, EXAM_FIELDS, PATIENT_FIELDS, problem,
                          f"A patient field on an exam row: put it on record {code}'s patient row (repeat columns blank).")
-        _add_exam(number, record, instance, values, problem)
+        _add_exam(number, record, instance, row.get("exam_date", ""), values, problem)
     elif instrument:
         problem(REPEAT_INSTRUMENT, instrument, f"The only repeating instrument is '{EXAM_FORM}'; "
                 "leave it blank on the patient's row.")
@@ -424,7 +424,8 @@ def _values(row: dict[str, str], fields: list[Field], elsewhere: list[Field], pr
     return values
 
 
-def _add_exam(number: int, record: _Record, instance: str, values: dict[str, str], problem) -> None:
+def _add_exam(number: int, record: _Record, instance: str, written_date: str, values: dict[str, str],
+              problem) -> None:
     if not instance.isdigit() or int(instance) < 1:
         problem(REPEAT_INSTANCE, instance, "Write the exam's instance number: 1, 2, 3 ...")
         return
@@ -434,7 +435,7 @@ def _add_exam(number: int, record: _Record, instance: str, values: dict[str, str
                 f"Instance {instance} of record {record.code} is already on row {earlier}; number each exam once.")
         return
     date = values.get("exam_date", "")
-    if not date:
+    if not written_date:
         problem("exam_date", "", "Every exam needs its date (YYYY-MM-DD).")
     for earlier, other in record.exams.values():
         if date and other.get("exam_date") == date:
