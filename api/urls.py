@@ -1,1 +1,57 @@
-urlpatterns: list = []
+"""Routes of the REST API (api/v1), its schema and its pages.
+
+API routes authenticate with a token or the session (DRF answers 401/403 JSON), so they are exempt
+from the login redirect of LoginRequiredMiddleware; the token and docs pages keep it.
+"""
+from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from . import pages, views
+
+app_name = "api"
+
+STUDY = "api/v1/studies/<int:study_id>/"
+
+
+def api(viewset, actions: dict[str, str] | None = None):
+    """A DRF view open to tokens (DRF's own IsAuthenticated decides)."""
+    return login_not_required(viewset.as_view(actions) if actions else viewset.as_view())
+
+
+urlpatterns = [
+    path("api/v1/", api(views.RootView), name="root"),
+    path("api/schema", login_not_required(SpectacularAPIView.as_view()), name="schema"),
+    path("api/docs", pages.docs, name="docs"),
+    path("api/token", pages.token, name="token"),
+    path("api/v1/studies/", api(views.StudyViewSet, {"get": "list"}), name="study-list"),
+    path(STUDY, api(views.StudyViewSet, {"get": "retrieve"}), name="study-detail"),
+    path(STUDY + "patients/", api(views.PatientViewSet, {"get": "list", "post": "create"}), name="patient-list"),
+    path(STUDY + "patients/<int:patient_id>/", api(views.PatientViewSet, {"get": "retrieve", "patch": "partial_update"}),
+         name="patient-detail"),
+    path(STUDY + "patients/<int:patient_id>/history/", api(views.PatientViewSet, {"get": "history"}),
+         name="patient-history"),
+    path(STUDY + "exams/", api(views.ExamViewSet, {"get": "list", "post": "create"}), name="exam-list"),
+    path(STUDY + "exams/<int:exam_id>/", api(views.ExamViewSet, {"get": "retrieve", "patch": "partial_update"}),
+         name="exam-detail"),
+    # Uploads run outside the request transaction, like the upload page: store_upload commits files and row itself.
+    path(STUDY + "scans/", transaction.non_atomic_requests(api(views.ScanViewSet, {"get": "list", "post": "create"})),
+         name="scan-list"),
+    path(STUDY + "scans/<int:scan_id>/", api(views.ScanViewSet, {"get": "retrieve"}), name="scan-detail"),
+    path(STUDY + "scans/<int:scan_id>/files/<str:kind>", api(views.ScanViewSet, {"get": "file"}), name="scan-file"),
+    path(STUDY + "runs/", api(views.RunViewSet, {"get": "list", "post": "create"}), name="run-list"),
+    path(STUDY + "runs/<int:run_id>/", api(views.RunViewSet, {"get": "retrieve"}), name="run-detail"),
+    path(STUDY + "runs/<int:run_id>/cancel", api(views.RunViewSet, {"post": "cancel"}), name="run-cancel"),
+    path(STUDY + "runs/<int:run_id>/retry", api(views.RunViewSet, {"post": "retry"}), name="run-retry"),
+    path(STUDY + "runs/<int:run_id>/make-current", api(views.RunViewSet, {"post": "make_current"}),
+         name="run-make-current"),
+    path(STUDY + "runs/<int:run_id>/files/<str:kind>", api(views.RunViewSet, {"get": "file"}), name="run-file"),
+    path(STUDY + "rois/", api(views.RoiViewSet, {"get": "list"}), name="roi-list"),
+    path(STUDY + "rois/sphere", api(views.RoiViewSet, {"post": "sphere"}), name="roi-sphere"),
+    path(STUDY + "rois/upload", api(views.RoiViewSet, {"post": "upload"}), name="roi-upload"),
+    path(STUDY + "rois/<int:roi_id>/", api(views.RoiViewSet, {"get": "retrieve"}), name="roi-detail"),
+    path(STUDY + "rois/<int:roi_id>/mask", api(views.RoiViewSet, {"get": "mask"}), name="roi-mask"),
+    path(STUDY + "roi-values/", api(views.RoiValueViewSet, {"get": "list"}), name="roivalue-list"),
+    path(STUDY + "analysis", api(views.AnalysisView), name="analysis"),
+]

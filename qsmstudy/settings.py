@@ -194,3 +194,35 @@ RECON_HEARTBEAT_SECONDS = env.float("RECON_HEARTBEAT_SECONDS", default=10)
 RECON_STALE_AFTER_SECONDS = env.float("RECON_STALE_AFTER_SECONDS", default=60)
 RECON_MAX_RETRIES = env.int("RECON_MAX_RETRIES", default=5)
 CELERY_TASK_ROUTES = {"recon.*": {"queue": "recon"}}
+
+# REST API (api app, docs/api.md): a token per user or the browser session; members only, like the pages.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pages",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "qsmstudy API",
+    "DESCRIPTION": "Studies, patients, exams, scans, reconstructions, ROIs and the analysis, with the pages' "
+    "access rules. Authenticate with `Authorization: Token <key>` (your token is on /api/token). See docs/api.md.",
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Request and response shapes differ (write-only reason, read-only derived values, file uploads).
+    "COMPONENT_SPLIT_REQUEST": True,
+    # PATCH bodies declare their own required fields (the audit reason).
+    "COMPONENT_SPLIT_PATCH": False,
+    "ENUM_NAME_OVERRIDES": {"ReflexEnum": "clinical.models.Reflex", "AshworthEnum": "clinical.models.Ashworth"},
+}

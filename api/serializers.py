@@ -1,0 +1,305 @@
+"""What the API reads and writes. Input is typed here; the domain rules are the pages' own forms.
+
+Clinical writes go through the same forms as the pages (clinical.forms), so the API applies the same
+checks with the same messages (future dates, categories that do not fit the diagnosis, duplicate codes,
+a reason for every change of saved data) and saves the same audit record.
+"""
+from __future__ import annotations
+
+from django.forms.models import model_to_dict
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from clinical.forms import AuditedForm, ExamForm, PatientForm
+from clinical.models import ALSFRS_FIELDS, Diagnosis, MAS_FIELDS, REFLEX_FIELDS, SIGN_FIELDS, Exam, Patient, ScanSession, Study
+from dashboard.analysis import WITHIN
+from recon.jobs import DEFAULT_PARAMS
+from recon.models import BACKGROUNDS, INVERSIONS, REFERENCES, ReconRun, RoiDefinition, RoiValue
+
+REASON_HELP = "Why saved data is changed (kept in the audit trail), e.g. 'transcription error'."
+
+
+class StudySerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField(help_text="Your role: coordinator, investigator or viewer.")
+    roi_labels = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = Study
+        fields = ["id", "name", "site", "description", "field_strength_t", "roi_labels", "role", "created_at"]
+
+    def get_role(self, study: Study) -> str:
+        return self.context["roles"][study.pk]
+
+
+class AuditedSerializer(serializers.ModelSerializer):
+    """Validated by the page's form and saved by it, with the request's user and reason in the history."""
+
+    form_class: type[AuditedForm]
+    reason = serializers.CharField(max_length=100, required=False, allow_blank=True, write_only=True,
+                                   help_text=f"{REASON_HELP} Optional when creating.")
+
+    def form_kwargs(self) -> dict:
+        return {}
+
+    def validate(self, attrs: dict) -> dict:
+        names = [name for name in self.form_class.base_fields if name != "reason"]
+        data = model_to_dict(self.instance, fields=names) if self.instance else {}
+        data.update({name: value for name, value in attrs.items() if name in names})
+        data["reason"] = attrs.get("reason", "")
+        self.form = self.form_class(data=data, instance=self.instance, **self.form_kwargs())
+        if not self.form.is_valid():
+            raise serializers.ValidationError(
+                {field if field != "__all__" else "non_field_errors": list(errors)
+                 for field, errors in self.form.errors.items()})
+        return attrs
+
+    def save(self, **kwargs):
+        self.form.instance._history_user = self.context["request"].user
+        self.instance = self.form.save()
+        return self.instance
+
+
+def change_serializer(base: type[AuditedSerializer], read_only: tuple[str, ...] = ()) -> type[AuditedSerializer]:
+    """The PATCH body of an audited record: every field optional except the reason for the change."""
+    meta = type("Meta", (base.Meta,), {
+        "extra_kwargs": {name: {"required": False} for name in base.Meta.fields if name not in read_only}})
+    fixed = {name: serializers.PrimaryKeyRelatedField(read_only=True) for name in read_only}
+    reason = serializers.CharField(max_length=100, write_only=True, help_text=REASON_HELP)
+    name = f"{base.Meta.model.__name__}ChangeSerializer"
+    return type(name, (base,), {"Meta": meta, "reason": reason, **fixed, "__module__": __name__})
+
+
+class PatientSerializer(AuditedSerializer):
+    form_class = PatientForm
+
+    class Meta:
+        model = Patient
+        fields = ["id", "code", "diagnosis", "sex", "birth_year", "handedness", "onset_month", "onset_region",
+                  "onset_side", "diagnostic_category", "gold_coast", "notes", "created_at", "reason"]
+        validators = []  # the form checks the study code is unused, with its own message
+
+    def form_kwargs(self) -> dict:
+        return {} if self.instance else {"study": self.context["study"]}
+
+
+PatientChangeSerializer = change_serializer(PatientSerializer)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class StudyPatientField(serializers.PrimaryKeyRelatedField):
+    """A patient of the study in the URL (others do not exist as far as the caller can tell)."""
+
+    def get_queryset(self):
+        return Patient.objects.filter(study=self.context["study"])
+
+
+class ExamSerializer(AuditedSerializer):
+    form_class = ExamForm
+    patient = StudyPatientField()
+    alsfrs_progression_rate = serializers.FloatField(read_only=True, allow_null=True,
+                                                     help_text="ALSFRS-R points lost per month since onset.")
+
+    class Meta:
+        model = Exam
+        fields = ["id", "patient", "date", "examiner", *REFLEX_FIELDS, *SIGN_FIELDS, *MAS_FIELDS, "jaw_jerk",
+                  "penn_umn_score", *ALSFRS_FIELDS, "alsfrs_gastrostomy",
+                  "spasticity_left", "spasticity_right", "spasticity", "hyperreflexia_left", "hyperreflexia_right",
+                  "hyperreflexia", "alsfrs_total", "alsfrs_bulbar", "alsfrs_fine_motor", "alsfrs_gross_motor",
+                  "alsfrs_respiratory", "disease_duration_months", "alsfrs_progression_rate", "created_at", "reason"]
+        validators = []  # the form checks one exam per patient per day, with its own message
+
+    def form_kwargs(self) -> dict:
+        return {} if self.instance else {"patient": self.validated_patient}
+
+    def validate(self, attrs: dict) -> dict:
+        self.validated_patient = attrs.get("patient")
+        return super().validate(attrs)
+
+
+ExamChangeSerializer = change_serializer(ExamSerializer, read_only=("patient",))
+
+
+class ScanSerializer(serializers.ModelSerializer):
+    echo_times_ms = serializers.ListField(child=serializers.FloatField(), read_only=True)
+    matrix = serializers.ListField(child=serializers.IntegerField(), read_only=True)
+    voxel_size_mm = serializers.ListField(child=serializers.FloatField(), read_only=True)
+    b0_direction = serializers.ListField(child=serializers.FloatField(), read_only=True,
+                                         help_text="Unit vector of B0 in voxel axes.")
+    warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
+    file_sha256 = serializers.DictField(child=serializers.CharField(), read_only=True)
+    uploaded_by = serializers.StringRelatedField(read_only=True, allow_null=True)
+    files = serializers.SerializerMethodField(help_text="Downloadable files (kinds for .../files/{kind}).")
+
+    class Meta:
+        model = ScanSession
+        fields = ["id", "uid", "patient", "scan_date", "scanner", "site", "field_strength_t", "protocol_name",
+                  "source_format", "echo_times_ms", "matrix", "voxel_size_mm", "orientation", "b0_direction",
+                  "warnings", "pixel_sha256", "file_sha256", "files", "uploaded_by", "created_at"]
+
+    def get_files(self, scan: ScanSession) -> list[str]:
+        return list(ScanSession.FILES)
+
+
+class ScanUploadSerializer(serializers.ModelSerializer):
+    """The web form's inputs: the scan's files (all echoes, magnitude and phase) and what headers may lack."""
+
+    patient = StudyPatientField()
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=False), min_length=1,
+        help_text="A DICOM zip (series or whole exam), the DICOM files themselves, NIfTI files with their JSON "
+        "sidecars, or a zipped BIDS anat/ folder; repeat the field for several files.")
+
+    class Meta:
+        model = ScanSession
+        fields = ["patient", "scan_date", "scanner", "site", "field_strength_t", "protocol_name", "files"]
+
+
+class RunParamsSerializer(serializers.Serializer):
+    inversion = serializers.ChoiceField(choices=list(INVERSIONS.items()), default=DEFAULT_PARAMS["inversion"])
+    background = serializers.ChoiceField(choices=list(BACKGROUNDS.items()), default=DEFAULT_PARAMS["background"],
+                                         help_text="Background field removal.")
+    reference = serializers.ChoiceField(choices=list(REFERENCES.items()), default=DEFAULT_PARAMS["reference"])
+
+
+class RunSerializer(serializers.ModelSerializer):
+    params = serializers.DictField(child=serializers.CharField(), read_only=True,
+                                   help_text="inversion, background, mask and reference.")
+    elapsed_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    files = serializers.SerializerMethodField(help_text="Output kinds for .../files/{kind} once succeeded.")
+    created_by = serializers.StringRelatedField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ReconRun
+        fields = ["id", "uid", "scan", "params", "status", "stage", "percent", "elapsed_seconds", "error",
+                  "is_current", "attempts", "package_version", "files", "created_by", "created_at", "started_at",
+                  "finished_at"]
+        read_only_fields = fields
+
+    def get_files(self, run: ReconRun) -> list[str]:
+        return sorted(run.outputs) if run.status == ReconRun.Status.SUCCEEDED else []
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class StudyScanField(serializers.PrimaryKeyRelatedField):
+    def get_queryset(self):
+        return ScanSession.objects.filter(study=self.context["study"])
+
+
+class RunStartSerializer(RunParamsSerializer):
+    scan = StudyScanField()
+
+
+class RoiSerializer(serializers.ModelSerializer):
+    details = serializers.DictField(read_only=True, help_text="Sphere centre/radius, or uploaded file and label value.")
+    created_by = serializers.StringRelatedField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = RoiDefinition
+        fields = ["id", "scan", "name", "version", "source", "details", "voxels", "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class SphereSerializer(serializers.Serializer):
+    scan = StudyScanField()
+    name = serializers.CharField(max_length=20, help_text="One of the study's ROI labels, e.g. LMC.")
+    x = serializers.FloatField(help_text="Centre, R+ in scanner RAS (mm).")
+    y = serializers.FloatField(help_text="Centre, A+ in scanner RAS (mm).")
+    z = serializers.FloatField(help_text="Centre, S+ in scanner RAS (mm).")
+    radius = serializers.FloatField(min_value=0.5, max_value=50, help_text="Radius (mm).")
+    within_brain = serializers.BooleanField(default=True, help_text="Keep only voxels inside the current run's brain mask.")
+
+
+class RoiUploadSerializer(serializers.Serializer):
+    scan = StudyScanField()
+    file = serializers.FileField(help_text="A label NIfTI (.nii or .nii.gz) on the scan's grid.")
+    mapping = serializers.CharField(help_text="value=name pairs, e.g. '1=LMC, 2=RMC'.")
+
+
+class RoiValueSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="roi.name", read_only=True)
+    roi_version = serializers.IntegerField(source="roi.version", read_only=True)
+    scan = serializers.IntegerField(source="run.scan_id", read_only=True)
+    current_run = serializers.BooleanField(source="run.is_current", read_only=True)
+
+    class Meta:
+        model = RoiValue
+        fields = ["id", "roi", "name", "roi_version", "run", "scan", "current_run", "mean_ppb", "median_ppb",
+                  "sd_ppb", "q1_ppb", "q3_ppb", "p5_ppb", "p95_ppb", "voxels", "reference", "computed_at"]
+        read_only_fields = fields
+
+
+class AuditEntrySerializer(serializers.Serializer):
+    when = serializers.DateTimeField()
+    who = serializers.CharField()
+    what = serializers.CharField(help_text="'patient' or 'exam YYYY-MM-DD'.")
+    action = serializers.CharField(help_text="Created, Changed or Deleted.")
+    reason = serializers.CharField()
+    changes = serializers.ListField(child=serializers.ListField(child=serializers.CharField()),
+                                    help_text="[field, old, new] triples.")
+
+
+class AnalysisQuerySerializer(serializers.Serializer):
+    """The dashboard's filters."""
+
+    diagnosis = serializers.ListField(child=serializers.ChoiceField(choices=Diagnosis.choices),
+                                      required=False, help_text="Repeat for several diagnoses.")
+    site = serializers.CharField(required=False, allow_blank=True, help_text="Part of the scan's site name.")
+    date_from = serializers.DateField(required=False, help_text="First scan date.")
+    date_to = serializers.DateField(required=False, help_text="Last scan date.")
+    max_gap = serializers.IntegerField(required=False, min_value=0, help_text="Largest exam-scan gap (days).")
+    within = serializers.ChoiceField(choices=list(WITHIN), default="spasticity",
+                                     help_text="The group for the paired motor-control comparison.")
+
+
+class AnalysisFiltersSerializer(serializers.Serializer):
+    diagnosis = serializers.ListField(child=serializers.CharField())
+    site = serializers.CharField(allow_blank=True)
+    date_from = serializers.DateField(allow_null=True)
+    date_to = serializers.DateField(allow_null=True)
+    max_gap = serializers.IntegerField(allow_null=True)
+
+
+class GroupSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    n = serializers.IntegerField()
+    median = serializers.FloatField(allow_null=True, required=False)
+    iqr = serializers.ListField(child=serializers.FloatField(allow_null=True), required=False)
+
+
+class EffectSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    value = serializers.FloatField(allow_null=True)
+    ci = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    ci_level = serializers.FloatField()
+
+
+class ComparisonSerializer(serializers.Serializer):
+    section = serializers.CharField()
+    name = serializers.CharField()
+    test = serializers.CharField()
+    why = serializers.CharField()
+    groups = GroupSerializer(many=True)
+    statistic = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(allow_null=True)
+    p_method = serializers.CharField()
+    p_holm = serializers.FloatField(allow_null=True)
+    effects = EffectSerializer(many=True)
+    effect = EffectSerializer(allow_null=True, help_text="The primary effect size (the first of effects).")
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class AnalysisSerializer(serializers.Serializer):
+    study = serializers.IntegerField()
+    filters = AnalysisFiltersSerializer()
+    within = serializers.CharField()
+    n_rows = serializers.IntegerField(help_text="Scans (exam/scan pairs) after the filters.")
+    n_patients = serializers.IntegerField(help_text="Patients (baseline scans) the tests run on.")
+    comparisons = ComparisonSerializer(many=True)
+
+
+class RootSerializer(serializers.Serializer):
+    studies = serializers.URLField()
+    schema = serializers.URLField(help_text="OpenAPI 3 schema (YAML; ?format=json for JSON).")
+    docs = serializers.URLField(help_text="The operations, for people.")
+    token = serializers.URLField(help_text="Your API token (a page; log in first).")
