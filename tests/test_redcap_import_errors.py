@@ -121,3 +121,15 @@ def test_the_errors_come_in_row_order(study):
     rows = [*GOOD, patient("ALS-003", sex="9"), patient("ALS-004", birth_year="1850")]
     result = import_clinical_csv(study, redcap_file(rows), filename="bad.csv")
     assert [e.row for e in result.errors] == sorted(e.row for e in result.errors) and len(result.errors) == 2
+
+
+def test_a_second_patient_row_for_a_record_is_refused(study):
+    found = messages(redcap_file([*GOOD, patient("ALS-001", sex="1")]), study)
+    assert found == ["row 6, column 'record_id' (value 'ALS-001'): Record ALS-001 already has its patient row "
+                     "(row 2); keep one."]
+
+
+def test_a_longitudinal_export_is_refused_with_the_fix(study):
+    found = messages(redcap_file(GOOD, [*data_header(), "redcap_event_name"]), study)
+    assert found == ["row 1, column 'redcap_event_name': Events of a longitudinal REDCap project are not read: use a "
+                     "classic project with the exam instrument repeating (docs/redcap.md)."]
