@@ -271,7 +271,8 @@ def _csv(header: list[str], rows) -> str:
 
 # Import -------------------------------------------------------------------------------------------
 
-Report = Callable[[int, str, str, str], None]  # row, column, value, message
+Report = Callable[[int, str, str, str], None]  # row, column as written, value, message
+Problem = Callable[[str, str, str], None]  # field name, value, message (the row is known)
 
 
 def is_redcap_header(header: list[str]) -> bool:
@@ -363,8 +364,6 @@ def _header(header: list[str], records: Records, report: Report) -> list[str | N
     if RECORD_ID not in records.headers:
         problems = True
         report(1, RECORD_ID, "", "Required column is missing: the record ID (the patient's study code).")
-    records.headers.setdefault(REPEAT_INSTRUMENT, REPEAT_INSTRUMENT)
-    records.headers.setdefault(REPEAT_INSTANCE, REPEAT_INSTANCE)
     return None if problems else names
 
 
@@ -412,7 +411,8 @@ def _read_row(number: int, row: dict[str, str], records: Records, by_code: dict[
     record.bad = record.bad or bool(problems)
 
 
-def _values(row: dict[str, str], fields: list[Field], elsewhere: list[Field], problem, misplaced: str) -> dict[str, str]:
+def _values(row: dict[str, str], fields: list[Field], elsewhere: list[Field], problem: Problem,
+            misplaced: str) -> dict[str, str]:
     """The row's cells of one instrument decoded to stored values; cells of the other are problems."""
     for f in elsewhere:
         if f.name != RECORD_ID and row.get(f.name):
@@ -425,7 +425,7 @@ def _values(row: dict[str, str], fields: list[Field], elsewhere: list[Field], pr
 
 
 def _add_exam(number: int, record: _Record, instance: str, written_date: str, values: dict[str, str],
-              problem) -> None:
+              problem: Problem) -> None:
     if not instance.isdigit() or int(instance) < 1:
         problem(REPEAT_INSTANCE, instance, "Write the exam's instance number: 1, 2, 3 ...")
         return
@@ -444,7 +444,7 @@ def _add_exam(number: int, record: _Record, instance: str, written_date: str, va
     record.exams[int(instance)] = (number, {"study_code": record.code, **values})
 
 
-def _decode(f: Field, value: str, problem) -> str:
+def _decode(f: Field, value: str, problem: Problem) -> str:
     """A REDCap cell (raw code or choice label) as the importer's value; a problem if it is neither."""
     if f.codes:
         if value in f.codes:
