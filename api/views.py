@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http import FileResponse, Http404
 from django.utils.datastructures import MultiValueDict
 from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.views import SpectacularAPIView
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
@@ -363,6 +364,11 @@ class AnalysisView(StudyScoped, APIView):
             "study": self.study.pk, "filters": chosen.as_dict(), "within": given["within"],
             "n_rows": result["n_rows"], "n_patients": result["n_patients"], "comparisons": comparisons,
         }).data)
+
+
+@extend_schema(exclude=True)  # the schema itself, not an operation on the study's data
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI 3 schema (YAML; ?format=json for JSON), for members with a token or session."""
 
 
 class RootView(APIView):
