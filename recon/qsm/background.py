@@ -13,12 +13,15 @@ References
    2011;55:1645-1656 (variable-kernel SHARP).
 .. [3] Wu B, Li W, Guidon A, Liu C. Whole brain susceptibility mapping using
    compressed sensing. Magn Reson Med 2012;67:137-147 (V-SHARP).
-.. [5] Ozbay PS, Deistung A, Feng X, Nanz D, Reichenbach JR, Schweser F. A
-   comprehensive numerical analysis of background phase correction with
-   V-SHARP. NMR Biomed 2017;30:e3550.
 .. [4] Liu T, Khalidov I, de Rochefort L, et al. A novel background field
    removal method for MRI using projection onto dipole fields (PDF). NMR
    Biomed 2011;24:1129-1136.
+.. [5] Ozbay PS, Deistung A, Feng X, Nanz D, Reichenbach JR, Schweser F. A
+   comprehensive numerical analysis of background phase correction with
+   V-SHARP. NMR Biomed 2017;30:e3550.
+.. [6] Sun H, Wilman AH. Background field removal using spherical mean value
+   filtering and Tikhonov regularization. Magn Reson Med 2014;71:1151-1157
+   (RESHARP).
 """
 
 from __future__ import annotations
@@ -38,22 +41,31 @@ def vsharp(
     mask: np.ndarray,
     voxel_size: Sequence[float],
     radii_mm: Sequence[float] | None = None,
-    threshold: float = 0.05,
+    regularization: float = 1e-3,
+    iterations: int = 25,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Variable-radius SHARP that keeps the brain surface.
+    """Variable-radius SHARP with a joint regularised least-squares deconvolution.
 
-    For each radius ``r`` the spherical-mean-value high-pass ``(delta - S_r) *
-    field`` removes the harmonic background wherever a ball of radius ``r``
-    fits in the mask, and a truncated deconvolution by ``1 - S_r`` (SHARP)
-    recovers the local field there.  Each voxel takes the estimate of the
-    largest ball that fits, so deep tissue gets the well-conditioned large
-    kernel and the surface keeps data down to the smallest radius (one voxel by
-    default: only the outermost layer is lost).
+    For each radius ``r`` the spherical-mean-value high-pass ``C_r * field``
+    (``C_r = delta - S_r``) equals ``C_r * local`` wherever a ball of radius
+    ``r`` fits in the mask (``M_r``), because the background is harmonic there.
+    The local field is the one that explains all radii at once::
 
-    Deconvolving each radius with its own kernel departs from Wu et al., who
-    deconvolve the stitched high-pass field with the largest kernel only; on
-    the phantom of :mod:`recon.qsm.phantom` that single deconvolution spread
-    the surface inconsistency over the whole brain (docs/qsm.md).
+        min_L  sum_r ||M_r (C_r * L - C_r * field)||^2 + lambda ||L||^2
+
+    over the brain mask, solved by conjugate gradients (RESHARP's regularised
+    formulation, Sun & Wilman 2014, applied to V-SHARP's set of radii, Wu et
+    al. 2012).  Large balls
+    constrain the deep brain, small ones reach the surface, and the solution
+    is consistent across the boundaries between them; only voxels no ball
+    reaches (the outermost layer at the default radii) are left undefined.
+
+    Deconvolving each radius by truncated division and stitching the results
+    (as Wu et al. do with one kernel) loses the low spatial frequencies of the
+    local field, where ``1 - S_r`` vanishes, and makes steps where the radius
+    changes.  On the phantom of :mod:`recon.qsm.phantom` (1.5 mm, given mask)
+    the joint solution cut the local-field error from 58 % to 42 % and the
+    iSWIM NRMSE from 67 % to 57 % (docs/qsm.md).
 
     Parameters
     ----------
@@ -65,35 +77,52 @@ def vsharp(
         mm.
     radii_mm : sequence of float, optional
         Ball radii; default 12 mm halved down to the largest voxel edge.
-    threshold : float
-        Truncation of ``1 - S(k)`` in the deconvolution (0.05 after Wu et al.).
+    regularization : float
+        Tikhonov weight ``lambda`` (the kernels ``C_r`` are of order 1).
+    iterations : int
+        Conjugate-gradient iterations.
 
     Returns
     -------
     local : ndarray
         float32 local field, ppm, zero outside ``valid``.
     valid : ndarray of bool
-        The mask eroded by the smallest radius.
+        Voxels inside at least one ball that fits (the mask less one layer of
+        the smallest radius).
     """
     _check(field_ppm, mask)
     radii = sorted(_default_radii(voxel_size) if radii_mm is None else radii_mm, reverse=True)
-    if radii[-1] < max(voxel_size) or threshold <= 0:
-        raise ValueError(f"radii must be at least one voxel ({max(voxel_size)} mm) and threshold > 0")
+    if radii[-1] < max(voxel_size):
+        raise ValueError(f"radii must be at least one voxel ({max(voxel_size)} mm)")
+    if regularization <= 0 or iterations < 1:
+        raise ValueError("regularization and iterations must be positive")
     shape = field_ppm.shape
     field_k = rfft3(np.where(mask, field_ppm, 0).astype(np.float32))
     mask_k = rfft3(mask.astype(np.float32))
-    local = np.zeros(shape, dtype=np.float32)
-    covered = np.zeros(shape, dtype=bool)
+    kernels, fits = [], []
+    rhs_k = np.zeros_like(field_k)
     for radius in radii:
-        response = 1 - sphere_kernel(shape, voxel_size, radius)
-        fits = irfft3(mask_k * (1 - response), shape) > 0.999
-        high_pass = np.where(fits, irfft3(field_k * response, shape), 0)
-        inverse = np.zeros_like(response)
-        np.divide(1.0, response, out=inverse, where=np.abs(response) > threshold)
-        newly = fits & ~covered
-        local[newly] = irfft3(rfft3(high_pass) * inverse, shape)[newly]
-        covered |= fits
-    return local, covered
+        kernel = (1 - sphere_kernel(shape, voxel_size, radius)).astype(np.float32)
+        inside = irfft3(mask_k * (1 - kernel), shape) > 0.999
+        high_pass = np.where(inside, irfft3(field_k * kernel, shape), 0).astype(np.float32)
+        rhs_k += rfft3(high_pass) * kernel
+        kernels.append(kernel)
+        fits.append(inside)
+    lam = np.float32(regularization)
+
+    def normal(x: np.ndarray) -> np.ndarray:
+        local = np.where(mask, x.reshape(shape), 0).astype(np.float32)
+        local_k = rfft3(local)
+        total_k = np.zeros_like(local_k)
+        for kernel, inside in zip(kernels, fits):
+            total_k += rfft3(np.where(inside, irfft3(local_k * kernel, shape), 0).astype(np.float32)) * kernel
+        return np.where(mask, irfft3(total_k, shape) + lam * local, 0).ravel()
+
+    rhs = np.where(mask, irfft3(rhs_k, shape), 0).ravel()
+    operator = LinearOperator((rhs.size, rhs.size), matvec=normal, dtype=np.float32)
+    solution, _ = cg(operator, rhs, rtol=1e-6, maxiter=iterations)
+    valid = np.logical_or.reduce(fits)
+    return np.where(valid, solution.reshape(shape), 0).astype(np.float32), valid
 
 
 def pdf(

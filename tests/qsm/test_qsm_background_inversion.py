@@ -59,7 +59,9 @@ def test_background_removal_keeps_the_local_field(brain, method):
     else:
         local, valid = background.pdf(total, mask, VOXEL, B0)
     interior = valid & (np.sqrt(x**2 + y**2 + z**2) < 35)
-    assert nrmse(np.where(interior, local, 0), np.where(interior, local_true, 0), interior) < 25
+    assert nrmse(np.where(interior, local, 0), np.where(interior, local_true, 0), interior) < 30
+    # Up to the surface ribbon, where the truncated per-radius deconvolution scored 54 %.
+    assert nrmse(local, np.where(valid, local_true, 0), valid) < 45
 
 
 @pytest.mark.parametrize("method, limit", [("tkd", 45), ("iswim", 45), ("tv", 35)])
@@ -78,7 +80,8 @@ def test_tv_fills_voxels_without_field_data(brain):
     estimate = inversion.tv(field, mask, VOXEL, B0, data_mask=data)
     rim, core = mask & ~data, data & (chi == 0)
     recovered = estimate[rim].mean() - estimate[core].mean()
-    assert 0.5 * 0.03 < recovered < 1.5 * 0.03  # the 0.03 ppm ribbon, with no field data there
+    # About half of the 0.03 ppm ribbon (0.015 ppm at the default alpha), with no field data there.
+    assert 0.4 * 0.03 < recovered < 1.5 * 0.03
 
 
 def test_iswim_extends_the_cortex_into_the_eroded_rim(brain):
