@@ -157,12 +157,12 @@ class _Dataset:
             if code in existing:
                 self.problem(where, f"study code {code} is already in {study.name}; import into a study without "
                                     "these patients.")
-            elif any(d["code"] == code for d in self.patients.values()):
-                self.problem(where, f"study code {code} is listed twice.")
+            elif participant in self.patients or any(d["code"] == code for d in self.patients.values()):
+                self.problem(where, f"{participant} (study code {code}) is listed twice.")
             else:
-                form = PatientForm(data, study=study)
-                self.check(form, where)
-                self.patients[participant] = data
+                self.check(PatientForm(data, study=study), where)
+            # Kept even when refused, so that its exams and sessions are not reported as unknown too.
+            self.patients.setdefault(participant, data)
 
     def read_exams(self) -> None:
         path = self.root / "phenotype" / f"{bids.EXAMS_TABLE}.tsv"
@@ -335,11 +335,14 @@ class _Dataset:
         name = self.where(series.dseg)
         try:
             image = nib.load(series.dseg)
+        except (OSError, nib.filebasedimages.ImageFileError) as exc:
+            raise BidsImportError([f"{name}: not a readable NIfTI label map ({exc})."]) from exc
+        try:
             masks = rois.masks_from_labels(image, mapping, scan, name)
             saved = rois.save_rois(scan, masks, RoiDefinition.Source.UPLOADED,
                                    {roi: {"file": name, "value": value} for value, roi in mapping.items()}, user)
-        except (rois.RoiError, OSError, nib.filebasedimages.ImageFileError) as exc:
-            raise BidsImportError([f"{name}: {exc}"]) from exc
+        except rois.RoiError as exc:  # its message starts with the file name
+            raise BidsImportError([str(exc)]) from exc
         self.result.rois += len(saved)
 
 
