@@ -272,6 +272,8 @@ class EffectSerializer(serializers.Serializer):
     value = serializers.FloatField(allow_null=True)
     ci = serializers.ListField(child=serializers.FloatField(allow_null=True))
     ci_level = serializers.FloatField()
+    ci_attained = serializers.FloatField(required=False,
+                                         help_text="Coverage the distribution-free interval actually attains.")
 
 
 class ComparisonSerializer(serializers.Serializer):

@@ -31,6 +31,7 @@ from recon.roi_forms import SphereForm
 
 from . import filters
 from . import serializers as s
+from .errors import flatten
 
 DOWNLOAD = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
 RUN_FILES = ["chi", "provenance", "mask", "total_field_ppm", "local_field_ppm", "preview"]
@@ -71,6 +72,10 @@ class StudyScoped:
 
     def in_study(self, queryset):
         raise NotImplementedError
+
+
+def refused(errors: dict) -> Response:
+    return Response(flatten(errors), status=status.HTTP_400_BAD_REQUEST)
 
 
 def file_response(path, filename: str) -> FileResponse:
@@ -183,20 +188,23 @@ class ScanViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
             return Response({"detail": f"The upload is larger than the {settings.SCAN_UPLOAD_MAX_BYTES} byte limit; "
                              "upload magnitude and phase of one series only, or ask an administrator to raise "
                              "SCAN_UPLOAD_MAX_BYTES."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        # Refusals are answered, not raised: this view runs outside the request transaction, so there is
+        # nothing for DRF's exception handling to roll back (and an enclosing transaction must not be).
         upload = s.ScanUploadSerializer(data=request.data, context=self.get_serializer_context())
-        upload.is_valid(raise_exception=True)
+        if not upload.is_valid():
+            return refused(upload.errors)
         data = dict(upload.validated_data)
         patient, files = data.pop("patient"), data.pop("files")
         form = ScanUploadForm(data, MultiValueDict({"files": files}), patient=patient)
         if not form.is_valid():
-            raise ValidationError(form.errors)
+            return refused(form.errors)
         fields = {k: v for k, v in form.cleaned_data.items() if k != "files"}
         try:
             scan = store_upload(patient, fields, form.cleaned_data["files"], request.user)
         except UploadError as exc:
-            raise ValidationError({"files": [f"{exc} Nothing was saved."]}) from exc
+            return refused({"files": [f"{exc} Nothing was saved."]})
         except DuplicateScan as exc:
-            raise ValidationError({"files": [f"{exc} It is scan {exc.existing.pk}. Nothing was saved."]}) from exc
+            return refused({"files": [f"{exc} It is scan {exc.existing.pk}. Nothing was saved."]})
         return Response(self.get_serializer(scan).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=DOWNLOAD, filters=False, parameters=[kind_parameter(list(ScanSession.FILES))])
@@ -360,10 +368,9 @@ class AnalysisView(StudyScoped, APIView):
         result = analyse(build_dataset(self.study, chosen), given["within"])
         comparisons = [{"section": section.title, **comparison.as_dict()}
                        for section in result["sections"] for comparison in section.comparisons]
-        return Response(s.AnalysisSerializer({
-            "study": self.study.pk, "filters": chosen.as_dict(), "within": given["within"],
-            "n_rows": result["n_rows"], "n_patients": result["n_patients"], "comparisons": comparisons,
-        }).data)
+        # Already plain JSON (dashboard.stats turns NaN into null); AnalysisSerializer documents its shape.
+        return Response({"study": self.study.pk, "filters": chosen.as_dict(), "within": given["within"],
+                         "n_rows": result["n_rows"], "n_patients": result["n_patients"], "comparisons": comparisons})
 
 
 @extend_schema(exclude=True)  # the schema itself, not an operation on the study's data
