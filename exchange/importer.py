@@ -212,7 +212,7 @@ class _Dataset:
         by_key: dict[str, _Series] = {}
         for path in sorted(self.root.glob("sub-*/**/anat/*")):
             entities, suffix = _entities(path)
-            if suffix not in GRE_SUFFIXES or "derivatives" in path.relative_to(self.root).parts:
+            if suffix not in GRE_SUFFIXES:
                 continue
             subject = f"sub-{entities.get('sub', '')}"
             if "ses" not in entities:
