@@ -44,6 +44,11 @@ LEVEL_ALIASES = {
                    "ambidextrous": "ambidextrous"},
 }
 
+BOOLEAN_FIELDS = frozenset(f.name for f in (*Patient._meta.fields, *Exam._meta.fields)
+                           if isinstance(f, models.BooleanField))
+_BOOLEAN_WORDS = {"true": "true", "yes": "true", "y": "true", "1": "true",
+                  "false": "false", "no": "false", "n": "false", "0": "false"}
+
 _ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _UNESCAPES = {v: k for k, v in _ESCAPES.items()}
 
@@ -101,6 +106,13 @@ def uncell(text: str) -> str:
     if text == MISSING:
         return ""
     return re.sub(r"\\[\\tnr]", lambda m: _UNESCAPES[m.group()], text)
+
+
+def form_value(name: str, text: str) -> str | None:
+    """A cell as form input for field ``name``: booleans as true/false (None if not a yes/no word)."""
+    if name in BOOLEAN_FIELDS:
+        return _BOOLEAN_WORDS.get(text.lower())
+    return text
 
 
 def write_tsv(columns: list[str], rows: list[dict]) -> bytes:

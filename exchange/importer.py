@@ -153,7 +153,8 @@ class _Dataset:
             data = {"code": code, "reason": f"BIDS import: {self.archive_name}"[:100]}
             for name, target in columns.items():
                 if target in bids.PATIENT_FIELDS and row[name]:
-                    data[target] = bids.LEVEL_ALIASES.get(target, {}).get(row[name].lower(), row[name])
+                    value = bids.LEVEL_ALIASES.get(target, {}).get(row[name].lower(), row[name])
+                    data[target] = self.form_value(where, name, target, value)
             if code in existing:
                 self.problem(where, f"study code {code} is already in {study.name}; import into a study without "
                                     "these patients.")
@@ -180,7 +181,7 @@ class _Dataset:
                 self.problem(where, f"{participant or 'no participant_id'} is not in participants.tsv.")
                 continue
             data = {"date": row.get(bids.EXAM_DATE_COLUMN, ""), "reason": f"BIDS import: {self.archive_name}"[:100]}
-            data |= {name: row[name] for name in bids.EXAM_FIELDS if row.get(name)}
+            data |= {name: self.form_value(where, name, name, row[name]) for name in bids.EXAM_FIELDS if row.get(name)}
             if any(d["date"] == data["date"] for _, d in self.exams[participant]):
                 self.problem(where, f"{participant} has two exams on {data['date']}; keep one per day.")
                 continue
@@ -265,6 +266,12 @@ class _Dataset:
                 self.problem(self.where(table, line), f"needs an index and a name from {study.name}'s ROI labels "
                                                       f"({', '.join(study.roi_labels)}).")
         series.dseg, series.dseg_table = image, table
+
+    def form_value(self, where: str, column: str, name: str, text: str) -> str:
+        value = bids.form_value(name, text)
+        if value is None:
+            self.problem(where, f"{column}: '{text}' is not true or false (write n/a if not examined).")
+        return value or ""
 
     def check(self, form, where: str) -> None:
         if not form.is_valid():

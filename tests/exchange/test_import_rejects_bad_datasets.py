@@ -101,3 +101,9 @@ def test_patients_already_in_the_target_study_are_refused(dataset, target):
     assert caught.value.problems == ["participants.tsv, line 2: study code ALS-01 is already in Target; import into "
                                      "a study without these patients."]
     assert list(target.patients.values_list("code", flat=True)) == ["ALS-01"]
+
+
+def test_a_yes_no_cell_that_is_neither_is_refused(dataset, target):
+    replace_in(dataset / "phenotype" / "exams.tsv", "\ttrue\t", "\tmaybe\t")
+    problems = rejected(target, dataset)
+    assert problems[0].startswith("phenotype/exams.tsv, line 2: ") and "'maybe' is not true or false" in problems[0]
