@@ -134,8 +134,8 @@ class PatientViewSet(StudyScoped, AuditedChange, mixins.ListModelMixin, mixins.R
     @extend_schema(responses=s.AuditEntrySerializer(many=True), filters=False)
     def history(self, request, study_id: int, patient_id: int) -> Response:
         """Every recorded change to the patient and their exams, newest first (who, when, what, why)."""
-        entries = audit_trail(self.get_object())
-        return Response(s.AuditEntrySerializer(entries, many=True).data)
+        page = self.paginate_queryset(audit_trail(self.get_object()))
+        return self.get_paginated_response(s.AuditEntrySerializer(page, many=True).data)
 
 
 @extend_schema_view(partial_update=extend_schema(request=s.ExamChangeSerializer, responses=s.ExamSerializer))

@@ -40,7 +40,7 @@ def test_a_change_needs_a_reason_and_keeps_it(api, study, coordinator):
     assert response.status_code == 200 and response.json()["sex"] == "F" and response.json()["code"] == "PLS-001"
     latest = patient.history.first()
     assert latest.history_change_reason == "transcription error" and latest.history_user == coordinator
-    history = api.get(f"{url}history/").json()
+    history = api.get(f"{url}history/").json()["results"]
     assert history[0]["reason"] == "transcription error" and history[0]["who"] == coordinator.username
     assert ["sex", "—", "Female"] in history[0]["changes"]
 
