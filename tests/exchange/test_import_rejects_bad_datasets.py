@@ -3,6 +3,8 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pytest
 from django.conf import settings
 
@@ -73,15 +75,11 @@ def test_a_session_without_phase_is_refused_after_earlier_scans_were_stored(data
 
 
 def test_a_label_map_on_another_grid_is_refused(dataset, target):
-    anat = dataset / "derivatives" / "qsmstudy" / "sub-ALS01" / "ses-20240304" / "anat"
-    other = anat.parent.parent.parent / "sub-ALS02" / "ses-20240305" / "anat"
-    # ALS-02's phantom has another seed but the same grid: shift its affine to make it foreign.
-    import nibabel as nib
-
-    image = nib.load(other / "sub-ALS02_ses-20240305_desc-rois_dseg.nii.gz")
-    affine = image.affine.copy()
-    affine[0, 3] += 6
-    nib.save(nib.Nifti1Image(image.get_fdata().astype("uint8"), affine), anat / "sub-ALS01_ses-20240304_desc-rois_dseg.nii.gz")
+    path = dataset / "derivatives/qsmstudy/sub-ALS01/ses-20240304/anat/sub-ALS01_ses-20240304_desc-rois_dseg.nii.gz"
+    image = nib.load(path)
+    shifted = image.affine.copy()
+    shifted[0, 3] += 6
+    nib.save(nib.Nifti1Image(np.asarray(image.dataobj), shifted), path)
     [problem] = rejected(target, dataset)
     assert problem.startswith("derivatives/qsmstudy/sub-ALS01/ses-20240304/anat/sub-ALS01_ses-20240304_desc-rois_dseg"
                               ".nii.gz: ")

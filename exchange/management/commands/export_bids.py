@@ -29,6 +29,8 @@ class Command(BaseCommand):
             Filters(diagnoses=options["diagnosis"], site=options["site"], date_from=options["date_from"],
                     date_to=options["date_to"], max_gap_days=options["max_gap"]),
             options["patient"])
+        if not selection.patients(target).exists():
+            raise CommandError("No patient matches this selection; widen the filters.")
         partial = file.with_name(f".{file.name}.partial")
         try:
             with partial.open("wb") as out:
