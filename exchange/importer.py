@@ -214,6 +214,7 @@ class _Dataset:
         for path in sorted(self.root.glob("sub-*/**/anat/*")):
             entities, suffix = _entities(path)
             if suffix not in GRE_SUFFIXES:
+                self.result.notes.append(f"{self.where(path)}: not imported (only MEGRE and GRE series are).")
                 continue
             subject = f"sub-{entities.get('sub', '')}"
             if "ses" not in entities:

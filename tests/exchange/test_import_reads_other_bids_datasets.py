@@ -32,6 +32,7 @@ def test_a_foreign_dataset_is_imported_with_the_documented_mapping(tmp_path):
     write_session(root, "01", "20230110", seed=1)
     write_session(root, "02", "20230214", seed=2, run=1)
     write_session(root, "02", "20230214", seed=3, run=2)
+    (root / "sub-01/ses-20230110/anat/sub-01_ses-20230110_T1w.json").write_text("{}")
     archive = shutil.make_archive(str(tmp_path / "elsewhere"), "zip", tmp_path, root.name)
     target = Study.objects.create(name="Target")
 
@@ -39,6 +40,8 @@ def test_a_foreign_dataset_is_imported_with_the_documented_mapping(tmp_path):
 
     assert (result.patients, result.exams, result.scans) == (2, 0, 3)
     assert "participants.tsv: columns not imported: site_code" in result.notes
+    assert ("sub-01/ses-20230110/anat/sub-01_ses-20230110_T1w.json: not imported (only MEGRE and GRE series are)."
+            in result.notes)
     first, second = target.patients.order_by("code")
     assert (first.code, first.diagnosis, first.sex, first.handedness) == ("01", "ALS", "M", "right")
     assert (second.code, second.diagnosis, second.sex, second.handedness) == ("02", "HC", "F", "")
