@@ -97,31 +97,40 @@ def vsharp(
     if regularization <= 0 or iterations < 1:
         raise ValueError("regularization and iterations must be positive")
     shape = field_ppm.shape
-    field_k = rfft3(np.where(mask, field_ppm, 0).astype(np.float32))
-    mask_k = rfft3(mask.astype(np.float32))
+    brain = mask.astype(np.float32)
+    field_k = rfft3(field_ppm.astype(np.float32) * brain)
+    mask_k = rfft3(brain)
     kernels, fits = [], []
     rhs_k = np.zeros_like(field_k)
     for radius in radii:
         kernel = (1 - sphere_kernel(shape, voxel_size, radius)).astype(np.float32)
-        inside = irfft3(mask_k * (1 - kernel), shape) > 0.999
-        high_pass = np.where(inside, irfft3(field_k * kernel, shape), 0).astype(np.float32)
-        rhs_k += rfft3(high_pass) * kernel
+        inside = (irfft3(mask_k * (1 - kernel), shape) > 0.999).astype(np.float32)
+        rhs_k += rfft3(irfft3(field_k * kernel, shape) * inside) * kernel
         kernels.append(kernel)
         fits.append(inside)
     lam = np.float32(regularization)
 
+    # Masks are float32 multipliers and products are taken in place: the
+    # operator runs ten FFTs per iteration and the rest should not add to them.
     def normal(x: np.ndarray) -> np.ndarray:
-        local = np.where(mask, x.reshape(shape), 0).astype(np.float32)
+        local = x.reshape(shape).astype(np.float32) * brain
         local_k = rfft3(local)
         total_k = np.zeros_like(local_k)
         for kernel, inside in zip(kernels, fits):
-            total_k += rfft3(np.where(inside, irfft3(local_k * kernel, shape), 0).astype(np.float32)) * kernel
-        return np.where(mask, irfft3(total_k, shape) + lam * local, 0).ravel()
+            high_pass = irfft3(local_k * kernel, shape)
+            high_pass *= inside
+            part = rfft3(high_pass)
+            part *= kernel
+            total_k += part
+        result = irfft3(total_k, shape)
+        result += lam * local
+        result *= brain
+        return result.ravel()
 
-    rhs = np.where(mask, irfft3(rhs_k, shape), 0).ravel()
+    rhs = (irfft3(rhs_k, shape) * brain).ravel()
     operator = LinearOperator((rhs.size, rhs.size), matvec=normal, dtype=np.float32)
     solution, _ = cg(operator, rhs, rtol=1e-6, maxiter=iterations)
-    valid = np.logical_or.reduce(fits)
+    valid = np.logical_or.reduce([inside > 0 for inside in fits])
     return np.where(valid, solution.reshape(shape), 0).astype(np.float32), valid
 
 
