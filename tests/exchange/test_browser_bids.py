@@ -1,0 +1,36 @@
+"""In headless Chromium: export a selection from the study page, import it into another study."""
+import zipfile
+
+import pytest
+
+from clinical.models import Role, Study
+from tests.conftest import log_in, screenshot
+from tests.exchange.study_data import DESIGN, build_study
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_coordinator_exports_pls_patients_and_imports_them_elsewhere(page, coordinator, study, tmp_path):
+    build_study(study, design=DESIGN, scans=False)
+    target = Study.objects.create(name="Second site")
+    target.add_member(coordinator, Role.COORDINATOR)
+    log_in(page, coordinator.username)
+    page.get_by_role("link", name=study.name).click()
+    page.get_by_role("link", name="BIDS export / import").click()
+    page.select_option("select[name=diagnosis]", ["PLS"])
+    screenshot(page, "bids-export")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download BIDS zip").click()
+    archive = tmp_path / download.value.suggested_filename
+    download.value.save_as(archive)
+    with zipfile.ZipFile(archive) as zf:
+        participants = zf.read("motor-cortex-qsm-bids/participants.tsv").decode()
+    assert [line.split("\t")[1] for line in participants.splitlines()[1:]] == ["PLS-01", "PLS-02"]
+
+    page.goto(f"/studies/{target.pk}/bids/")
+    page.get_by_role("link", name="Import a BIDS dataset into this study").click()
+    page.set_input_files("#id_file", str(archive))
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_selector("text=Imported motor-cortex-qsm-bids.zip: 2 patients, 4 exams")
+    screenshot(page, "bids-imported")
+    assert sorted(target.patients.values_list("code", flat=True)) == ["PLS-01", "PLS-02"]
