@@ -303,7 +303,8 @@ class _Dataset:
         patients = {}
         for participant, data in self.patients.items():
             form = PatientForm(data, study=study)
-            form.is_valid()
+            if not form.is_valid():  # checked when read: only a concurrent change can fail it now
+                raise BidsImportError([f"participants.tsv, {participant}: {form.errors.as_text()}"])
             form.instance._history_user = user
             patients[participant] = form.save()
             for where, exam_data in self.exams[participant]:

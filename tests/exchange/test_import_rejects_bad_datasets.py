@@ -105,3 +105,9 @@ def test_a_yes_no_cell_that_is_neither_is_refused(dataset, target):
     replace_in(dataset / "phenotype" / "exams.tsv", "\ttrue\t", "\tmaybe\t")
     problems = rejected(target, dataset)
     assert problems[0].startswith("phenotype/exams.tsv, line 2: ") and "'maybe' is not true or false" in problems[0]
+
+
+def test_every_bad_exam_is_listed(dataset, target):
+    replace_in(dataset / "phenotype" / "exams.tsv", "\tDr Later\t", "\tn/a\t")
+    problems = rejected(target, dataset)
+    assert problems == [f"phenotype/exams.tsv, line {line}: examiner: This field is required." for line in (3, 5)]
