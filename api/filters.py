@@ -8,10 +8,16 @@ from clinical.models import Diagnosis, Exam, Patient, ScanSession
 from recon.models import ReconRun, RoiDefinition, RoiValue
 
 
+MAX_ID = 2**63 - 1  # the database's largest id; larger numbers are refused, not sent to the database
+
+
 class IdFilter(filters.Filter):
     """An object id (a whole number; '1.5' is refused rather than rounded)."""
 
     field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class PatientFilter(filters.FilterSet):

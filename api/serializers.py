@@ -6,6 +6,8 @@ a reason for every change of saved data) and saves the same audit record.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.forms.models import model_to_dict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -153,6 +155,15 @@ class ScanUploadSerializer(serializers.ModelSerializer):
     class Meta:
         model = ScanSession
         fields = ["patient", "scan_date", "scanner", "site", "field_strength_t", "protocol_name", "files"]
+
+    def validate_files(self, files: list) -> list:
+        """Files are stored under their base names, so two with the same name cannot both be kept."""
+        names = [Path(upload.name).name for upload in files]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise serializers.ValidationError(
+                f"{', '.join(repeated)}: two files with the same name were uploaded; rename one of them.")
+        return files
 
 
 class RunParamsSerializer(serializers.Serializer):

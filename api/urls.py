@@ -5,13 +5,24 @@ from the login redirect of LoginRequiredMiddleware; the token and docs pages kee
 """
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
-from django.urls import path
+from django.urls import path, re_path, register_converter
 
 from . import pages, views
 
 app_name = "api"
 
-STUDY = "api/v1/studies/<int:study_id>/"
+
+class IdConverter:
+    """An object id of at most 18 digits: larger numbers cannot be ids and would overflow the database."""
+
+    regex = "[0-9]{1,18}"
+    to_python = staticmethod(int)
+    to_url = staticmethod(str)
+
+
+register_converter(IdConverter, "id")
+
+STUDY = "api/v1/studies/<id:study_id>/"
 
 
 def api(viewset, actions: dict[str, str] | None = None):
@@ -27,30 +38,32 @@ urlpatterns = [
     path("api/v1/studies/", api(views.StudyViewSet, {"get": "list"}), name="study-list"),
     path(STUDY, api(views.StudyViewSet, {"get": "retrieve"}), name="study-detail"),
     path(STUDY + "patients/", api(views.PatientViewSet, {"get": "list", "post": "create"}), name="patient-list"),
-    path(STUDY + "patients/<int:patient_id>/", api(views.PatientViewSet, {"get": "retrieve", "patch": "partial_update"}),
+    path(STUDY + "patients/<id:patient_id>/", api(views.PatientViewSet, {"get": "retrieve", "patch": "partial_update"}),
          name="patient-detail"),
-    path(STUDY + "patients/<int:patient_id>/history/", api(views.PatientViewSet, {"get": "history"}),
+    path(STUDY + "patients/<id:patient_id>/history/", api(views.PatientViewSet, {"get": "history"}),
          name="patient-history"),
     path(STUDY + "exams/", api(views.ExamViewSet, {"get": "list", "post": "create"}), name="exam-list"),
-    path(STUDY + "exams/<int:exam_id>/", api(views.ExamViewSet, {"get": "retrieve", "patch": "partial_update"}),
+    path(STUDY + "exams/<id:exam_id>/", api(views.ExamViewSet, {"get": "retrieve", "patch": "partial_update"}),
          name="exam-detail"),
     # Uploads run outside the request transaction, like the upload page: store_upload commits files and row itself.
     path(STUDY + "scans/", transaction.non_atomic_requests(api(views.ScanViewSet, {"get": "list", "post": "create"})),
          name="scan-list"),
-    path(STUDY + "scans/<int:scan_id>/", api(views.ScanViewSet, {"get": "retrieve"}), name="scan-detail"),
-    path(STUDY + "scans/<int:scan_id>/files/<str:kind>", api(views.ScanViewSet, {"get": "file"}), name="scan-file"),
+    path(STUDY + "scans/<id:scan_id>/", api(views.ScanViewSet, {"get": "retrieve"}), name="scan-detail"),
+    path(STUDY + "scans/<id:scan_id>/files/<str:kind>", api(views.ScanViewSet, {"get": "file"}), name="scan-file"),
     path(STUDY + "runs/", api(views.RunViewSet, {"get": "list", "post": "create"}), name="run-list"),
-    path(STUDY + "runs/<int:run_id>/", api(views.RunViewSet, {"get": "retrieve"}), name="run-detail"),
-    path(STUDY + "runs/<int:run_id>/cancel", api(views.RunViewSet, {"post": "cancel"}), name="run-cancel"),
-    path(STUDY + "runs/<int:run_id>/retry", api(views.RunViewSet, {"post": "retry"}), name="run-retry"),
-    path(STUDY + "runs/<int:run_id>/make-current", api(views.RunViewSet, {"post": "make_current"}),
+    path(STUDY + "runs/<id:run_id>/", api(views.RunViewSet, {"get": "retrieve"}), name="run-detail"),
+    path(STUDY + "runs/<id:run_id>/cancel", api(views.RunViewSet, {"post": "cancel"}), name="run-cancel"),
+    path(STUDY + "runs/<id:run_id>/retry", api(views.RunViewSet, {"post": "retry"}), name="run-retry"),
+    path(STUDY + "runs/<id:run_id>/make-current", api(views.RunViewSet, {"post": "make_current"}),
          name="run-make-current"),
-    path(STUDY + "runs/<int:run_id>/files/<str:kind>", api(views.RunViewSet, {"get": "file"}), name="run-file"),
+    path(STUDY + "runs/<id:run_id>/files/<str:kind>", api(views.RunViewSet, {"get": "file"}), name="run-file"),
     path(STUDY + "rois/", api(views.RoiViewSet, {"get": "list"}), name="roi-list"),
     path(STUDY + "rois/sphere", api(views.RoiViewSet, {"post": "sphere"}), name="roi-sphere"),
     path(STUDY + "rois/upload", api(views.RoiViewSet, {"post": "upload"}), name="roi-upload"),
-    path(STUDY + "rois/<int:roi_id>/", api(views.RoiViewSet, {"get": "retrieve"}), name="roi-detail"),
-    path(STUDY + "rois/<int:roi_id>/mask", api(views.RoiViewSet, {"get": "mask"}), name="roi-mask"),
+    path(STUDY + "rois/<id:roi_id>/", api(views.RoiViewSet, {"get": "retrieve"}), name="roi-detail"),
+    path(STUDY + "rois/<id:roi_id>/mask", api(views.RoiViewSet, {"get": "mask"}), name="roi-mask"),
     path(STUDY + "roi-values/", api(views.RoiValueViewSet, {"get": "list"}), name="roivalue-list"),
     path(STUDY + "analysis", api(views.AnalysisView), name="analysis"),
+    # Anything else under api/v1 answers JSON too (not the login page or an HTML 404).
+    re_path(r"^api/v1/", api(views.NotFoundView), name="not-found"),
 ]

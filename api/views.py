@@ -373,6 +373,14 @@ class AnalysisView(StudyScoped, APIView):
                          "n_rows": result["n_rows"], "n_patients": result["n_patients"], "comparisons": comparisons})
 
 
+@extend_schema(exclude=True)  # not an operation: what every unknown address under /api/v1/ answers
+class NotFoundView(APIView):
+    permission_classes: list = []
+
+    def initial(self, request, *args, **kwargs) -> None:
+        raise Http404(f"No API operation at {request.path}; the operations are listed at /api/docs.")
+
+
 @extend_schema(exclude=True)  # the schema itself, not an operation on the study's data
 class SchemaView(SpectacularAPIView):
     """The OpenAPI 3 schema (YAML; ?format=json for JSON), for members with a token or session."""

@@ -224,5 +224,6 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # PATCH bodies declare their own required fields (the audit reason).
     "COMPONENT_SPLIT_PATCH": False,
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}},
     "ENUM_NAME_OVERRIDES": {"ReflexEnum": "clinical.models.Reflex", "AshworthEnum": "clinical.models.Ashworth"},
 }

@@ -114,3 +114,15 @@ def test_the_pages_for_people_need_a_login(client, coordinator):
         assert client.get(url).status_code == 302
     client.force_login(coordinator)
     assert "GET" in client.get("/api/docs").content.decode()
+
+
+@pytest.mark.parametrize("url", ["/api/v1/studies/10000000000000000000000/patients/", "/api/v1/no/such/thing"])
+def test_impossible_ids_and_unknown_addresses_answer_json_404(url, coordinator):
+    response = token_client(coordinator).get(url)
+    assert response.status_code == 404 and "/api/docs" in response.json()["detail"]
+
+
+def test_impossible_filter_ids_are_refused_not_sent_to_the_database(seeded, coordinator):
+    response = token_client(coordinator).get(f"/api/v1/studies/{seeded['study'].pk}/roi-values/",
+                                             {"patient": -10**30, "run": 10**30})
+    assert response.status_code == 400 and set(response.json()) == {"patient", "run"}

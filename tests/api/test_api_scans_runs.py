@@ -5,6 +5,8 @@ import datetime as dt
 
 import pytest
 
+from django.core.files.uploadedfile import SimpleUploadedFile
+
 from clinical.models import Patient, ScanSession
 from recon.models import ReconRun
 from tests.api.conftest import token_client
@@ -94,3 +96,9 @@ def test_unknown_run_parameters_are_refused(seeded, coordinator):
                                               {"scan": seeded["scan"].pk, "inversion": "magic"}, format="json")
     assert response.status_code == 400 and "inversion" in response.json()
     assert ReconRun.objects.count() == 1
+
+
+def test_two_files_with_one_name_are_refused_before_anything_is_written(coordinator, patient):
+    files = [SimpleUploadedFile("echo.nii", b"one"), SimpleUploadedFile("echo.nii", b"two")]
+    response = upload(token_client(coordinator), patient, files)
+    assert response.status_code == 400 and "echo.nii: two files with the same name" in response.json()["files"][0]
