@@ -103,7 +103,7 @@ class _Dataset:
         self.result = ImportResult()
         self.patients: dict[str, dict] = {}  # participant_id -> form data
         self.exams: dict[str, list[tuple[str, dict]]] = defaultdict(list)  # -> (where, form data)
-        self.external: list[tuple[str, dict]] = []
+        self.external: list[dict] = []
         self.series: list[_Series] = []
 
     def where(self, path: Path, line: int | None = None) -> str:
@@ -207,7 +207,7 @@ class _Dataset:
                 self.problem(where, f"ROI '{value['roi_name']}' is not one of {study.name}'s ROI labels "
                                     f"({', '.join(study.roi_labels)}).")
             else:
-                self.external.append((where, value))
+                self.external.append(value)
 
     def read_series(self, study: Study) -> None:
         by_key: dict[str, _Series] = {}
@@ -227,7 +227,7 @@ class _Dataset:
         self.series = list(by_key.values())
         for subject in sorted({s.subject for s in self.series} - set(self.patients)):
             self.problem(f"{subject}/", "has no row in participants.tsv; add one with its diagnosis.")
-        for subject in {s.subject for s in self.series}:
+        for subject in sorted({s.subject for s in self.series}):
             self.read_sessions_table(subject, [s for s in self.series if s.subject == subject])
         for series in self.series:
             self.find_roi_labels(series, study)
@@ -314,7 +314,7 @@ class _Dataset:
                     exam.instance._history_user = user
                     exam.save()
                     self.result.exams += 1
-        for _, value in self.external:
+        for value in self.external:
             ExternalRoiValue.objects.create(patient=patients[value.pop("participant")], imported_by=user, **value)
         self.result.patients, self.result.external_values = len(patients), len(self.external)
         if self.problems:
