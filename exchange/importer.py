@@ -3,12 +3,14 @@
 All or nothing: the tables are checked first (every problem is reported), then patients, exams and
 scans are saved in one transaction. Each session's MEGRE files go through clinical.scans.store_upload,
 the upload form's own path (checks, de-identification, duplicate refusal, conversion), and every new
-scan is queued for reconstruction as an upload is. A failure rolls the database back and removes the
+scan is queued for reconstruction as an upload is, with the parameters of the exported current run when
+the dataset has its Chimap sidecar. A failure rolls the database back and removes the
 files already stored, and the message names the dataset file and the problem.
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 import tempfile
@@ -29,7 +31,9 @@ from clinical.scanio.safezip import expand_upload
 from clinical.scans import DuplicateScan, incoming_dir, store_upload, upload_limits
 from dashboard.models import ExternalRoiValue
 from recon import rois
-from recon.models import RoiDefinition
+from recon.forms import RunForm
+from recon.jobs import DEFAULT_PARAMS
+from recon.models import ReconRun, RoiDefinition
 
 from . import bids
 
@@ -70,6 +74,7 @@ class _Series:
     fields: dict = field(default_factory=dict)
     dseg: Path | None = None
     dseg_table: Path | None = None
+    params: dict = field(default_factory=dict)  # the exported current run's reconstruction parameters
 
 
 def import_bids(study: Study, archive: Path, *, filename: str = "", user=None) -> ImportResult:
@@ -231,6 +236,7 @@ class _Dataset:
             self.read_sessions_table(subject, [s for s in self.series if s.subject == subject])
         for series in self.series:
             self.find_roi_labels(series, study)
+            self.find_reconstruction(series)
 
     def read_sessions_table(self, subject: str, series: list[_Series]) -> None:
         path = self.root / subject / f"{subject}_sessions.tsv"
@@ -254,7 +260,7 @@ class _Dataset:
                     self.problem(f"{subject}/{s.session}", f"{name}: {' '.join(errors)}")
 
     def find_roi_labels(self, series: _Series, study: Study) -> None:
-        folder = self.root / "derivatives" / bids.PIPELINE / series.subject / series.session / "anat"
+        folder = self.derivatives(series)
         image, table = folder / f"{series.key}_desc-rois_dseg.nii.gz", folder / f"{series.key}_desc-rois_dseg.tsv"
         if not image.is_file():
             return
@@ -274,6 +280,26 @@ class _Dataset:
             self.problem(where, f"{column}: '{text}' is not true or false (write n/a if not examined).")
         return value or ""
 
+    def find_reconstruction(self, series: _Series) -> None:
+        """The parameters in the exported Chimap sidecar, checked like the scan page's reconstruct form."""
+        path = self.derivatives(series) / f"{series.key}_Chimap.json"
+        if not path.is_file():
+            return
+        try:
+            params = json.loads(path.read_text(encoding="utf-8")).get("Reconstruction", {})
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+            self.problem(self.where(path), f"is not a JSON object ({exc}).")
+            return
+        form = RunForm(params)
+        if form.is_valid():
+            series.params = form.cleaned_data
+        else:
+            for name, errors in form.errors.items():
+                self.problem(self.where(path), f"Reconstruction {name}: {' '.join(errors)}")
+
+    def derivatives(self, series: _Series) -> Path:
+        return self.root / "derivatives" / bids.PIPELINE / series.subject / series.session / "anat"
+
     def check(self, form, where: str) -> None:
         if not form.is_valid():
             for name, messages in form.errors.items():
@@ -290,6 +316,9 @@ class _Dataset:
                 for series in self.series:
                     scan = self.store(series, patients[series.subject], user)
                     stored.append(scan)
+                    if series.params:  # the upload's queued run, not yet sent: give it the exported parameters
+                        scan.recon_runs.filter(status=ReconRun.Status.QUEUED).update(
+                            params={**DEFAULT_PARAMS, **series.params})
                     self.save_rois(series, scan, user)
         except BaseException:
             for scan in stored:

@@ -111,3 +111,12 @@ def test_every_bad_exam_is_listed(dataset, target):
     replace_in(dataset / "phenotype" / "exams.tsv", "\tDr Later\t", "\tn/a\t")
     problems = rejected(target, dataset)
     assert problems == [f"phenotype/exams.tsv, line {line}: examiner: This field is required." for line in (3, 5)]
+
+
+def test_unknown_reconstruction_parameters_are_refused(dataset, target):
+    chi = dataset / "derivatives/qsmstudy/sub-ALS01/ses-20240304/anat/sub-ALS01_ses-20240304_Chimap.json"
+    chi.write_text('{"Units": "ppm", "Reconstruction": {"inversion": "magic", "background": "vsharp", '
+                   '"reference": "brain"}}')
+    assert rejected(target, dataset) == [
+        "derivatives/qsmstudy/sub-ALS01/ses-20240304/anat/sub-ALS01_ses-20240304_Chimap.json: Reconstruction "
+        "inversion: Select a valid choice. magic is not one of the available choices."]

@@ -10,8 +10,10 @@ from dashboard.models import ExternalRoiValue
 from exchange import bids
 from exchange.export import Selection, export_study
 from exchange.importer import import_bids
+from recon.jobs import DEFAULT_PARAMS
 from recon.models import ReconRun, RoiDefinition
 from tests.exchange.study_data import DESIGN, build_study
+from tests.recon_data import reconstructed
 
 pytestmark = pytest.mark.django_db
 
@@ -80,3 +82,15 @@ def _query(**values):
     for key, value in values.items():
         query.setlist(key, value if isinstance(value, list) else [value])
     return query
+
+
+def test_the_exported_reconstruction_parameters_are_queued_again(study, tmp_path):
+    first, second = build_study(study, design=DESIGN[:2])
+    first.scans.get().recon_runs.update(params={**DEFAULT_PARAMS, "inversion": "iswim", "background": "pdf"})
+    for patient in (first, second):
+        reconstructed(patient.scans.get())
+    target = Study.objects.create(name="Imported")
+    import_bids(target, export_to(tmp_path / "study.zip", study))
+    queued = {run.scan.patient.code: run.params for run in ReconRun.objects.filter(scan__study=target)}
+    assert queued == {"ALS-01": {**DEFAULT_PARAMS, "inversion": "iswim", "background": "pdf"},
+                      "ALS-02": DEFAULT_PARAMS}
