@@ -19,6 +19,7 @@ from dashboard.analysis import WITHIN
 from recon.jobs import DEFAULT_PARAMS
 from recon.models import BACKGROUNDS, INVERSIONS, REFERENCES, ReconRun, RoiDefinition, RoiValue
 
+NO_REASON = "Say why you are changing saved data."
 REASON_HELP = "Why saved data is changed (kept in the audit trail), e.g. 'transcription error'."
 
 
@@ -67,7 +68,8 @@ def change_serializer(base: type[AuditedSerializer], read_only: tuple[str, ...] 
     meta = type("Meta", (base.Meta,), {
         "extra_kwargs": {name: {"required": False} for name in base.Meta.fields if name not in read_only}})
     fixed = {name: serializers.PrimaryKeyRelatedField(read_only=True) for name in read_only}
-    reason = serializers.CharField(max_length=100, write_only=True, help_text=REASON_HELP)
+    reason = serializers.CharField(max_length=100, write_only=True, help_text=REASON_HELP,
+                                   error_messages={"required": NO_REASON, "blank": NO_REASON})
     name = f"{base.Meta.model.__name__}ChangeSerializer"
     return type(name, (base,), {"Meta": meta, "reason": reason, **fixed, "__module__": __name__})
 

@@ -34,7 +34,7 @@ def test_a_change_needs_a_reason_and_keeps_it(api, study, coordinator):
     patient = Patient.objects.create(study=study, code="PLS-001", diagnosis="PLS")
     url = f"{patients_url(study)}{patient.pk}/"
     refused = api.patch(url, {"sex": "F"}, format="json")
-    assert refused.status_code == 400 and "reason" in refused.json()
+    assert refused.status_code == 400 and refused.json() == {"reason": ["Say why you are changing saved data."]}
     assert api.patch(url, {"sex": "F", "reason": ""}, format="json").status_code == 400
     response = api.patch(url, {"sex": "F", "reason": "transcription error"}, format="json")
     assert response.status_code == 200 and response.json()["sex"] == "F" and response.json()["code"] == "PLS-001"
