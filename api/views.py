@@ -34,6 +34,7 @@ from . import serializers as s
 from .errors import flatten
 
 DOWNLOAD = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
+DOWNLOADS = {"file", "mask"}
 RUN_FILES = ["chi", "provenance", "mask", "total_field_ppm", "local_field_ppm", "preview"]
 
 
@@ -54,6 +55,10 @@ class StudyScoped:
         action = getattr(self, "action", None)
         self.membership = membership_or_404(request, kwargs["study_id"], edit=action in self.edit_actions,
                                             analyse=action in self.analyse_actions)
+
+    def perform_content_negotiation(self, request, force: bool = False):
+        # Downloads are files, not rendered data: any Accept header gets them (and errors still come as JSON).
+        return super().perform_content_negotiation(request, force=force or getattr(self, "action", None) in DOWNLOADS)
 
     @property
     def study(self) -> Study:

@@ -37,7 +37,8 @@ def test_an_uploaded_scan_is_stored_and_queued(coordinator, patient, tmp_path):
     assert [r["status"] for r in runs] == ["queued"]
     listed = api.get(f"/api/v1/studies/{patient.study_id}/scans/", {"patient": patient.pk}).json()
     assert [s["id"] for s in listed["results"]] == [scan["id"]]
-    magnitude = api.get(f"/api/v1/studies/{patient.study_id}/scans/{scan['id']}/files/magnitude")
+    magnitude = api.get(f"/api/v1/studies/{patient.study_id}/scans/{scan['id']}/files/magnitude",
+                        HTTP_ACCEPT="application/octet-stream")
     assert magnitude.status_code == 200 and magnitude["Content-Type"] == "application/octet-stream"
     assert b"".join(magnitude.streaming_content)[:2] == b"\x1f\x8b"
 
