@@ -254,7 +254,8 @@ def _acquisition(scan: ScanSession) -> dict:
 def _write_raw(writer: _Writer, session: _Session) -> None:
     scan, acquisition = session.scan, _acquisition(session.scan)
     for part, kind in (("mag", "magnitude"), ("phase", "phase")):
-        image = nib.load(scan.path(kind))
+        # One open gzip stream read echo after echo: each echo is decompressed once, and only it is held.
+        image = nib.load(scan.path(kind), keep_file_open=True)
         for echo, te_ms in enumerate(scan.echo_times_ms, start=1):
             name = f"{session.folder}/{session.prefix}_echo-{echo}_part-{part}_MEGRE"
             volume = np.asarray(image.dataobj[..., echo - 1], dtype=np.float32)
