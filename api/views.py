@@ -34,13 +34,13 @@ from . import serializers as s
 from .errors import flatten
 
 DOWNLOAD = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
-DOWNLOADS = {"file", "mask"}
+DOWNLOADS = {"file", "mask"}  # the actions that answer with a file
 RUN_FILES = ["chi", "provenance", "mask", "total_field_ppm", "local_field_ppm", "preview"]
+CONFLICT = OpenApiResponse(response=OpenApiTypes.OBJECT, description="The run's status does not allow this now.")
 
 
 def kind_parameter(kinds: list[str]) -> OpenApiParameter:
     return OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=kinds, description="Which file.")
-CONFLICT = OpenApiResponse(response=OpenApiTypes.OBJECT, description="The run's status does not allow this now.")
 
 
 class StudyScoped:

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from clinical.models import Exam, Patient
 from recon import rois
-from recon.models import ReconRun, RoiDefinition, RoiValue
+from recon.models import RoiDefinition, RoiValue
 from tests.recon_data import phantom, phantom_scan
 
 
@@ -47,9 +47,3 @@ def path_values(seeded: dict, path: str) -> dict[str, object]:
 
 def url_of(seeded: dict, path: str) -> str:
     return path.format(**path_values(seeded, path))
-
-
-def succeeded(run: ReconRun) -> ReconRun:
-    ReconRun.objects.filter(pk=run.pk).update(status=ReconRun.Status.SUCCEEDED)
-    run.refresh_from_db()
-    return run
