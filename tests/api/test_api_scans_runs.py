@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from clinical.models import Patient, ScanSession
 from recon.models import ReconRun
 from tests.api.conftest import token_client
-from tests.scan_data import dicom_zip
+from tests.scan_data import dicom_zip, nifti_files
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +41,18 @@ def test_an_uploaded_scan_is_stored_and_queued(coordinator, patient, tmp_path):
                         HTTP_ACCEPT="application/octet-stream")
     assert magnitude.status_code == 200 and magnitude["Content-Type"] == "application/octet-stream"
     assert b"".join(magnitude.streaming_content)[:2] == b"\x1f\x8b"
+
+
+def test_nifti_files_with_sidecars_come_as_one_repeated_field(coordinator, patient, tmp_path):
+    paths = nifti_files(tmp_path)
+    handles = [path.open("rb") for path in paths]
+    try:
+        response = upload(token_client(coordinator), patient, handles)
+    finally:
+        for handle in handles:
+            handle.close()
+    assert len(paths) > 2 and response.status_code == 201, response.json()
+    assert response.json()["source_format"] == "nifti" and len(response.json()["echo_times_ms"]) == 4
 
 
 def test_a_bad_or_repeated_upload_names_the_files_and_saves_nothing(coordinator, patient, tmp_path):
