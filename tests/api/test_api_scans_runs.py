@@ -33,6 +33,7 @@ def test_an_uploaded_scan_is_stored_and_queued(coordinator, patient, tmp_path):
     scan = response.json()
     assert scan["echo_times_ms"] == [5.0, 10.0, 15.0, 20.0] and scan["site"] == "Ottawa"
     assert scan["uploaded_by"] == coordinator.username
+    assert ScanSession.history.get().history_user == coordinator  # audited like the page's uploads
     runs = api.get(f"/api/v1/studies/{patient.study_id}/runs/", {"scan": scan["id"]}).json()["results"]
     assert [r["status"] for r in runs] == ["queued"]
     listed = api.get(f"/api/v1/studies/{patient.study_id}/scans/", {"patient": patient.pk}).json()
