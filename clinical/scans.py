@@ -52,7 +52,7 @@ def _save_uploads(uploads: list[UploadedFile], folder: Path) -> list[Path]:
         name = Path(upload.name).name or f"file-{index}"
         path = folder / name
         if path.exists():
-            raise UploadError(f"{name}: two files with the same name were uploaded; rename one of them.")
+            raise UploadError(name, "two files with the same name were uploaded", "rename one of them and upload again")
         with path.open("wb") as out:
             for chunk in upload.chunks():
                 out.write(chunk)

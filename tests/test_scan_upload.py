@@ -93,6 +93,18 @@ def test_a_bad_upload_leaves_no_rows_and_no_files(as_coordinator, study, patient
     assert stored_files(media) == []
 
 
+def test_two_files_with_one_name_are_refused_by_name(as_coordinator, study, patient, tmp_path, media):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "echo.nii.gz").write_bytes(b"not read")
+    response = upload(as_coordinator, study, patient, [first / "echo.nii.gz", second / "echo.nii.gz"])
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "echo.nii.gz: two files with the same name were uploaded" in body and "Nothing was saved." in body
+    assert not ScanSession.objects.exists() and stored_files(media) == []
+
+
 def test_a_zip_with_a_path_escape_is_refused(as_coordinator, study, patient, tmp_path, media):
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as archive:
