@@ -16,6 +16,8 @@ from rest_framework import serializers
 from clinical.forms import AuditedForm, ExamForm, PatientForm
 from clinical.models import ALSFRS_FIELDS, Diagnosis, MAS_FIELDS, REFLEX_FIELDS, SIGN_FIELDS, Exam, Patient, ScanSession, Study
 from dashboard.analysis import WITHIN
+from dashboard.dataset import Filters
+from dashboard.importer import COLUMNS as ROI_VALUE_COLUMNS
 from recon.jobs import DEFAULT_PARAMS
 from recon.models import BACKGROUNDS, INVERSIONS, REFERENCES, ReconRun, RoiDefinition, RoiValue
 
@@ -252,8 +254,8 @@ class AuditEntrySerializer(serializers.Serializer):
                                     help_text="[field, old, new] triples.")
 
 
-class AnalysisQuerySerializer(serializers.Serializer):
-    """The dashboard's filters."""
+class DatasetQuerySerializer(serializers.Serializer):
+    """The dashboard's filters (dashboard.dataset.Filters), checked: a bad value is refused, not ignored."""
 
     diagnosis = serializers.ListField(child=serializers.ChoiceField(choices=Diagnosis.choices),
                                       required=False, help_text="Repeat for several diagnoses.")
@@ -261,8 +263,32 @@ class AnalysisQuerySerializer(serializers.Serializer):
     date_from = serializers.DateField(required=False, help_text="First scan date.")
     date_to = serializers.DateField(required=False, help_text="Last scan date.")
     max_gap = serializers.IntegerField(required=False, min_value=0, help_text="Largest exam-scan gap (days).")
+
+    def filters(self) -> Filters:
+        given = self.validated_data
+        return Filters(diagnoses=given.get("diagnosis", []), site=given.get("site", "").strip(),
+                       date_from=given.get("date_from"), date_to=given.get("date_to"),
+                       max_gap_days=given.get("max_gap"))
+
+
+class AnalysisQuerySerializer(DatasetQuerySerializer):
     within = serializers.ChoiceField(choices=list(WITHIN), default="spasticity",
                                      help_text="The group for the paired motor-control comparison.")
+
+
+class BidsExportQuerySerializer(DatasetQuerySerializer):
+    """The BIDS page's selection: the dashboard's filters and, optionally, patients by study code."""
+
+    patient = serializers.ListField(child=serializers.CharField(), required=False,
+                                    help_text="A patient's study code; repeat for several (default: all).")
+
+    def validate_patient(self, codes: list[str]) -> list[str]:
+        """A code not in the study is a typo to fix, not a patient to leave out silently."""
+        known = set(Patient.objects.filter(study=self.context["study"], code__in=codes).values_list("code", flat=True))
+        unknown = sorted(set(codes) - known)
+        if unknown:
+            raise serializers.ValidationError(f"No patient {', '.join(unknown)} in this study; check the study codes.")
+        return codes
 
 
 class AnalysisFiltersSerializer(serializers.Serializer):
@@ -318,3 +344,42 @@ class RootSerializer(serializers.Serializer):
     schema = serializers.URLField(help_text="OpenAPI 3 schema (YAML; ?format=json for JSON).")
     docs = serializers.URLField(help_text="The operations, for people.")
     token = serializers.URLField(help_text="Your API token (a page; log in first).")
+
+
+class ClinicalImportSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A UTF-8 CSV: this app's layout (docs/clinical-import.md) or a REDCap "
+                                 "record export (docs/redcap.md).")
+
+
+class ClinicalImportResultSerializer(serializers.Serializer):
+    patients_created = serializers.IntegerField()
+    patients_updated = serializers.IntegerField()
+    exams_created = serializers.IntegerField()
+    exams_updated = serializers.IntegerField()
+    summary = serializers.CharField()
+
+
+class RoiValuesImportSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text=f"A UTF-8 CSV with the columns {', '.join(ROI_VALUE_COLUMNS)} "
+                                 "(docs/roi-import.md).")
+
+
+class RoiValuesImportResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    summary = serializers.CharField()
+
+
+class BidsImportSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A zip of a BIDS dataset folder (with dataset_description.json and "
+                                 "participants.tsv); docs/bids.md.")
+
+
+class BidsImportResultSerializer(serializers.Serializer):
+    patients = serializers.IntegerField()
+    exams = serializers.IntegerField()
+    scans = serializers.IntegerField(help_text="Scan sessions, each queued for reconstruction.")
+    rois = serializers.IntegerField(help_text="ROI definitions.")
+    external_values = serializers.IntegerField(help_text="ROI values measured elsewhere.")
+    notes = serializers.ListField(child=serializers.CharField(), help_text="What the import left out, and why.")
+    summary = serializers.CharField()

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from django.urls import path, re_path, register_converter
 
-from . import pages, views
+from . import pages, transfers, views
 
 app_name = "api"
 
@@ -64,6 +64,18 @@ urlpatterns = [
     path(STUDY + "rois/<id:roi_id>/mask", api(views.RoiViewSet, {"get": "mask"}), name="roi-mask"),
     path(STUDY + "roi-values/", api(views.RoiValueViewSet, {"get": "list"}), name="roivalue-list"),
     path(STUDY + "analysis", api(views.AnalysisView), name="analysis"),
+    path(STUDY + "import/clinical", api(transfers.TransferViewSet, {"post": "clinical_import"}), name="import-clinical"),
+    path(STUDY + "import/roi-values", api(transfers.TransferViewSet, {"post": "roi_values_import"}),
+         name="import-roi-values"),
+    # Like the BIDS import page, outside the request transaction: import_bids commits and cleans up itself.
+    path(STUDY + "import/bids", transaction.non_atomic_requests(api(transfers.TransferViewSet, {"post": "bids_import"})),
+         name="import-bids"),
+    path(STUDY + "export/redcap-records", api(transfers.TransferViewSet, {"get": "redcap_records"}),
+         name="export-redcap-records"),
+    path(STUDY + "export/redcap-dictionary", api(transfers.TransferViewSet, {"get": "redcap_dictionary"}),
+         name="export-redcap-dictionary"),
+    path(STUDY + "export/dataset", api(transfers.TransferViewSet, {"get": "dataset"}), name="export-dataset"),
+    path(STUDY + "export/bids", api(transfers.TransferViewSet, {"get": "bids_export"}), name="export-bids"),
     # Anything else under api/v1 answers JSON too (not the login page or an HTML 404).
     re_path(r"^api/v1/", api(views.NotFoundView), name="not-found"),
 ]

@@ -24,7 +24,7 @@ from clinical.models import Exam, Membership, Patient, ScanSession, Study, audit
 from clinical.scanio import UploadError
 from clinical.scans import DuplicateScan, store_upload
 from dashboard.analysis import analyse
-from dashboard.dataset import Filters, build_dataset
+from dashboard.dataset import build_dataset
 from recon import jobs, rois
 from recon.models import ReconRun, RoiDefinition, RoiValue
 from recon.roi_forms import SphereForm
@@ -34,7 +34,6 @@ from . import serializers as s
 from .errors import flatten
 
 DOWNLOAD = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
-DOWNLOADS = {"file", "mask"}  # the actions that answer with a file
 RUN_FILES = ["chi", "provenance", "mask", "total_field_ppm", "local_field_ppm", "preview"]
 CONFLICT = OpenApiResponse(response=OpenApiTypes.OBJECT, description="The run's status does not allow this now.")
 
@@ -48,6 +47,7 @@ class StudyScoped:
 
     edit_actions: frozenset[str] = frozenset()  # coordinators
     analyse_actions: frozenset[str] = frozenset()  # coordinators and investigators
+    download_actions: frozenset[str] = frozenset()  # answered with a file whatever the Accept header
     membership: Membership
 
     def initial(self, request, *args, **kwargs) -> None:
@@ -58,7 +58,7 @@ class StudyScoped:
 
     def perform_content_negotiation(self, request, force: bool = False):
         # Downloads are files, not rendered data: any Accept header gets them (and errors still come as JSON).
-        return super().perform_content_negotiation(request, force=force or getattr(self, "action", None) in DOWNLOADS)
+        return super().perform_content_negotiation(request, force=force or getattr(self, "action", None) in self.download_actions)
 
     @property
     def study(self) -> Study:
@@ -175,6 +175,7 @@ class ScanViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
     filterset_class = filters.ScanFilter
     lookup_url_kwarg = "scan_id"
     edit_actions = frozenset({"create"})
+    download_actions = frozenset({"file"})
 
     def in_study(self, queryset):
         return queryset.filter(study=self.study)
@@ -229,6 +230,7 @@ class RunViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     filterset_class = filters.RunFilter
     lookup_url_kwarg = "run_id"
     analyse_actions = frozenset({"create", "cancel", "retry", "make_current"})
+    download_actions = frozenset({"file"})
 
     def in_study(self, queryset):
         return queryset.filter(scan__study=self.study)
@@ -289,6 +291,7 @@ class RoiViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     filterset_class = filters.RoiFilter
     lookup_url_kwarg = "roi_id"
     edit_actions = frozenset({"sphere", "upload"})
+    download_actions = frozenset({"mask"})
 
     def in_study(self, queryset):
         return queryset.filter(scan__study=self.study)
@@ -366,10 +369,7 @@ class AnalysisView(StudyScoped, APIView):
     def get(self, request, study_id: int) -> Response:
         query = s.AnalysisQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        given = query.validated_data
-        chosen = Filters(diagnoses=given.get("diagnosis", []), site=given.get("site", "").strip(),
-                         date_from=given.get("date_from"), date_to=given.get("date_to"),
-                         max_gap_days=given.get("max_gap"))
+        given, chosen = query.validated_data, query.filters()
         result = analyse(build_dataset(self.study, chosen), given["within"])
         comparisons = [{"section": section.title, **comparison.as_dict()}
                        for section in result["sections"] for comparison in section.comparisons]

@@ -18,7 +18,9 @@ OPERATIONS = [(method.upper(), path) for path, item in SCHEMA["paths"].items() f
               if method in ("get", "post", "put", "patch", "delete")]
 STUDY_OPERATIONS = [op for op in OPERATIONS if op[1].startswith("/api/v1/studies/{study_id}")]
 WRITES = [op for op in OPERATIONS if op[0] != "GET"]
-MULTIPART = {"/api/v1/studies/{study_id}/scans/", "/api/v1/studies/{study_id}/rois/upload"}
+MULTIPART = {"/api/v1/studies/{study_id}/scans/", "/api/v1/studies/{study_id}/rois/upload",
+             "/api/v1/studies/{study_id}/import/clinical", "/api/v1/studies/{study_id}/import/roi-values",
+             "/api/v1/studies/{study_id}/import/bids"}
 
 # Who may write what, as on the pages (membership_or_404(edit=...) or (analyse=...)).
 WRITE_ROLE = {
@@ -29,6 +31,9 @@ WRITE_ROLE = {
     ("POST", "/api/v1/studies/{study_id}/scans/"): "coordinator",
     ("POST", "/api/v1/studies/{study_id}/rois/sphere"): "coordinator",
     ("POST", "/api/v1/studies/{study_id}/rois/upload"): "coordinator",
+    ("POST", "/api/v1/studies/{study_id}/import/clinical"): "coordinator",
+    ("POST", "/api/v1/studies/{study_id}/import/roi-values"): "coordinator",
+    ("POST", "/api/v1/studies/{study_id}/import/bids"): "coordinator",
     ("POST", "/api/v1/studies/{study_id}/runs/"): "investigator",
     ("POST", "/api/v1/studies/{study_id}/runs/{run_id}/cancel"): "investigator",
     ("POST", "/api/v1/studies/{study_id}/runs/{run_id}/retry"): "investigator",

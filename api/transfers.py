@@ -1,0 +1,154 @@
+"""Imports and exports over the API: the clinical CSV, REDCap, BIDS and dashboard-dataset pages' transfers.
+
+Each operation has the rule of the page that does it: any member downloads (REDCap records and
+dictionary, the dataset CSV, a BIDS zip), only coordinators import (clinical CSV, ROI values measured
+elsewhere, a BIDS zip). Imports are all or nothing; a refused file comes back as a 400 whose `file`
+messages name the row and column (CSV) or the dataset file (BIDS) and what to change.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import parsers, status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from clinical import redcap
+from clinical.importer import import_clinical_csv
+from clinical.scans import incoming_dir
+from clinical.views import MAX_IMPORT_BYTES
+from dashboard.dataset import build_dataset
+from dashboard.importer import import_roi_values
+from exchange.export import Selection, export_study
+from exchange.importer import BidsImportError, import_bids
+
+from . import serializers as s
+from .views import StudyScoped, refused, upload_too_large
+
+CSV = {(200, "text/csv"): OpenApiTypes.BINARY}
+ZIP = {(200, "application/zip"): OpenApiTypes.BINARY}
+TOO_LARGE = OpenApiResponse(response=OpenApiTypes.OBJECT,
+                            description="Larger than SCAN_UPLOAD_MAX_BYTES; nothing was read.")
+
+
+def csv_response(text: str, filename: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def rows_refused(errors: list) -> ValidationError:
+    """A refused CSV: one message per bad cell, 'row N, column 'X' (value 'V'): what to change'."""
+    return ValidationError({"file": [str(error) for error in errors]})
+
+
+def counts(result, *names: str) -> dict:
+    return {**{name: getattr(result, name) for name in names}, "summary": result.summary()}
+
+
+class TransferViewSet(StudyScoped, viewsets.ViewSet):
+    """Whole-study transfers: CSV, REDCap and BIDS in and out, and the dashboard's dataset."""
+
+    parser_classes = [parsers.MultiPartParser]  # every import is a file upload
+    edit_actions = frozenset({"clinical_import", "roi_values_import", "bids_import"})
+    download_actions = frozenset({"redcap_records", "redcap_dictionary", "bids_export", "dataset"})
+
+    @extend_schema(request={"multipart/form-data": s.ClinicalImportSerializer},
+                   responses={200: s.ClinicalImportResultSerializer})
+    def clinical_import(self, request, study_id: int) -> Response:
+        """Import patients and exams from a CSV (this app's layout or a REDCap export), as the import page does.
+
+        All or nothing; each change is audited with your name and the reason 'CSV import: <file name>'
+        (or 'REDCap import: ...').
+        """
+        upload = s.ClinicalImportSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        file = upload.validated_data["file"]
+        if file.size > MAX_IMPORT_BYTES:
+            raise ValidationError({"file": [f"The file is {file.size // 1024} KiB; the limit is "
+                                            f"{MAX_IMPORT_BYTES // 1024} KiB. Split it."]})
+        result = import_clinical_csv(self.study, file.read(), filename=file.name, user=request.user)
+        if not result.ok:
+            raise rows_refused(result.errors)
+        return Response(counts(result, "patients_created", "patients_updated", "exams_created", "exams_updated"))
+
+    @extend_schema(responses=CSV)
+    def redcap_records(self, request, study_id: int) -> HttpResponse:
+        """The study's patients and exams as a REDCap raw record export (docs/redcap.md)."""
+        return csv_response(redcap.data_csv(self.study), redcap.data_filename(self.study))
+
+    @extend_schema(responses=CSV)
+    def redcap_dictionary(self, request, study_id: int) -> HttpResponse:
+        """The REDCap data dictionary that the record export fits (import it into REDCap first)."""
+        return csv_response(redcap.dictionary_csv(), redcap.dictionary_filename(self.study))
+
+    @extend_schema(parameters=[s.DatasetQuerySerializer], responses=CSV)
+    def dataset(self, request, study_id: int) -> HttpResponse:
+        """The dashboard's dataset as CSV: one row per measured scan with its nearest exam and ROI values (ppb)."""
+        query = s.DatasetQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = build_dataset(self.study, query.filters())
+        return csv_response(rows.to_csv(index=False, date_format="%Y-%m-%d"), f"qsmstudy-study{study_id}-dataset.csv")
+
+    @extend_schema(request={"multipart/form-data": s.RoiValuesImportSerializer},
+                   responses={200: s.RoiValuesImportResultSerializer})
+    def roi_values_import(self, request, study_id: int) -> Response:
+        """Import ROI values measured elsewhere (patient_code, scan_date, roi, value_ppb), all or nothing.
+
+        A value for the same patient, scan date and ROI replaces the one imported before.
+        """
+        upload = s.RoiValuesImportSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        file = upload.validated_data["file"]
+        result = import_roi_values(self.study, file.read(), filename=file.name, user=request.user)
+        if not result.ok:
+            raise rows_refused(result.errors)
+        return Response(counts(result, "created", "updated"))
+
+    @extend_schema(parameters=[s.BidsExportQuerySerializer], responses=ZIP)
+    def bids_export(self, request, study_id: int) -> FileResponse:
+        """The study, or the patients and sessions the filters select, as a BIDS dataset zip (docs/bids.md).
+
+        Diagnosis and patient choose participants; site, scan dates and the exam-scan gap choose sessions.
+        """
+        query = s.BidsExportQuerySerializer(data=request.query_params, context={"study": self.study})
+        query.is_valid(raise_exception=True)
+        selection = Selection(query.filters(), query.validated_data.get("patient", []))
+        if not selection.patients(self.study).exists():
+            raise ValidationError("No patient matches this selection; widen the filters.")
+        # Written to an anonymous temporary file and streamed from there: a study's zip can be gigabytes.
+        archive = tempfile.TemporaryFile(dir=incoming_dir())
+        try:
+            summary = export_study(self.study, selection, archive)
+        except BaseException:
+            archive.close()
+            raise
+        archive.seek(0)
+        return FileResponse(archive, as_attachment=True, filename=f"{summary.name}.zip", content_type="application/zip")
+
+    @extend_schema(request={"multipart/form-data": s.BidsImportSerializer},
+                   responses={200: s.BidsImportResultSerializer, 413: TOO_LARGE})
+    def bids_import(self, request, study_id: int) -> Response:
+        """Import a BIDS dataset zip: participants, exams, MEGRE sessions (queued for reconstruction) and ROIs.
+
+        All or nothing: every problem found is listed under `file`, naming the dataset file.
+        """
+        if upload_too_large(request):
+            return Response({"detail": f"The upload is larger than the {settings.SCAN_UPLOAD_MAX_BYTES} byte limit; "
+                             "export a smaller selection (by diagnosis or patients) and import it in parts."},
+                            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        # Refusals are answered, not raised, as for scan uploads: this runs outside the request transaction.
+        upload = s.BidsImportSerializer(data=request.data)
+        if not upload.is_valid():
+            return refused(upload.errors)
+        file = upload.validated_data["file"]
+        try:
+            result = import_bids(self.study, Path(file.temporary_file_path()), filename=file.name, user=request.user)
+        except BidsImportError as exc:
+            return refused({"file": exc.problems})
+        return Response(counts(result, "patients", "exams", "scans", "rois", "external_values", "notes"))
