@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from clinical.models import Exam, Patient, Role
+from clinical.views import MAX_IMPORT_BYTES
 from tests.api.conftest import token_client
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +77,11 @@ def test_the_redcap_export_is_the_pages_and_imports_back(study, other_study, coo
     copy = Patient.objects.get(study=other_study, code="ALS-001")
     assert copy.exams.get().mas_upper_left == "1+"
     assert copy.history.get().history_change_reason == "REDCap import: redcap.csv"
+
+
+def test_a_csv_over_the_pages_limit_is_refused(study, coordinator):
+    header = TEMPLATE.read_bytes().splitlines()[0] + b"\n"
+    data = header + b"," * (MAX_IMPORT_BYTES - len(header) + 1)
+    response = import_csv(token_client(coordinator), study, "huge.csv", data)
+    assert response.status_code == 400 and "Split it." in response.json()["file"][0]
+    assert not Patient.objects.exists()
