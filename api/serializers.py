@@ -284,7 +284,8 @@ class BidsExportQuerySerializer(DatasetQuerySerializer):
 
     def validate_patient(self, codes: list[str]) -> list[str]:
         """A code not in the study is a typo to fix, not a patient to leave out silently."""
-        known = set(Patient.objects.filter(study=self.context["study"], code__in=codes).values_list("code", flat=True))
+        known = set(Patient.objects.filter(study=self.context["study"], code__in=codes)
+                    .values_list("code", flat=True))
         unknown = sorted(set(codes) - known)
         if unknown:
             raise serializers.ValidationError(f"No patient {', '.join(unknown)} in this study; check the study codes.")

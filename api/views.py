@@ -58,7 +58,8 @@ class StudyScoped:
 
     def perform_content_negotiation(self, request, force: bool = False):
         # Downloads are files, not rendered data: any Accept header gets them (and errors still come as JSON).
-        return super().perform_content_negotiation(request, force=force or getattr(self, "action", None) in self.download_actions)
+        download = getattr(self, "action", None) in self.download_actions
+        return super().perform_content_negotiation(request, force=force or download)
 
     @property
     def study(self) -> Study:
