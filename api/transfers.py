@@ -7,7 +7,6 @@ messages name the row and column (CSV) or the dataset file (BIDS) and what to ch
 """
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -19,12 +18,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from clinical import redcap
-from clinical.importer import import_clinical_csv
-from clinical.scans import incoming_dir
-from clinical.views import MAX_IMPORT_BYTES
+from clinical.importer import MAX_IMPORT_BYTES, import_clinical_csv
 from dashboard.dataset import build_dataset
 from dashboard.importer import import_roi_values
-from exchange.export import Selection, export_study
+from exchange.export import Selection, export_to_temporary_file
 from exchange.importer import BidsImportError, import_bids
 
 from . import serializers as s
@@ -121,14 +118,7 @@ class TransferViewSet(StudyScoped, viewsets.ViewSet):
         selection = Selection(query.filters(), query.validated_data.get("patient", []))
         if not selection.patients(self.study).exists():
             raise ValidationError("No patient matches this selection; widen the filters.")
-        # Written to an anonymous temporary file and streamed from there: a study's zip can be gigabytes.
-        archive = tempfile.TemporaryFile(dir=incoming_dir())
-        try:
-            summary = export_study(self.study, selection, archive)
-        except BaseException:
-            archive.close()
-            raise
-        archive.seek(0)
+        archive, summary = export_to_temporary_file(self.study, selection)
         return FileResponse(archive, as_attachment=True, filename=f"{summary.name}.zip", content_type="application/zip")
 
     @extend_schema(request={"multipart/form-data": s.BidsImportSerializer},

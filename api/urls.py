@@ -1,26 +1,17 @@
 """Routes of the REST API (api/v1), its schema and its pages.
 
 API routes authenticate with a token or the session (DRF answers 401/403 JSON), so they are exempt
-from the login redirect of LoginRequiredMiddleware; the token and docs pages keep it.
+from the login redirect of LoginRequiredMiddleware; the token and docs pages keep it. ``<id:...>`` is the
+bounded id converter every app's routes use (clinical/converters.py).
 """
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
-from django.urls import path, re_path, register_converter
+from django.urls import path, re_path
 
 from . import pages, transfers, views
 
 app_name = "api"
 
-
-class IdConverter:
-    """An object id of at most 18 digits: larger numbers cannot be ids and would overflow the database."""
-
-    regex = "[0-9]{1,18}"
-    to_python = staticmethod(int)
-    to_url = staticmethod(str)
-
-
-register_converter(IdConverter, "id")
 
 STUDY = "api/v1/studies/<id:study_id>/"
 

@@ -39,6 +39,7 @@ BOOLEAN_FIELDS = {
 TRUE_WORDS = {"yes", "y", "true", "1", "positive", "present"}
 FALSE_WORDS = {"no", "n", "false", "0", "negative", "absent"}
 MAX_ROWS = 20000
+MAX_IMPORT_BYTES = 10 * 1024 * 1024  # far above MAX_ROWS rows of clinical data
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,12 @@ from django.views.decorators.http import require_http_methods
 from . import redcap
 from .access import membership_or_404
 from .forms import ExamForm, ImportForm, PatientForm, ScanUploadForm
-from .importer import import_clinical_csv, template_csv
+from .importer import MAX_IMPORT_BYTES, import_clinical_csv, template_csv
 from .models import Diagnosis, Exam, Membership, Patient, ScanSession, audit_trail
 from .panels import patient_panels, scan_panels, study_links
 from .scanio import UploadError
 from .scans import DuplicateScan, store_upload
 
-MAX_IMPORT_BYTES = 10 * 1024 * 1024
 
 
 def _patient(membership: Membership, patient_id: int) -> Patient:

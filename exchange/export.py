@@ -9,10 +9,11 @@ import datetime as dt
 import gzip
 import json
 import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from importlib.metadata import version
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import nibabel as nib
 import numpy as np
@@ -20,6 +21,7 @@ from django.db.models import QuerySet
 from django.utils.text import slugify
 
 from clinical.models import Exam, Patient, ScanSession, Study
+from clinical.scans import incoming_dir
 from dashboard.dataset import Filters
 from dashboard.models import ExternalRoiValue
 from recon import rois
@@ -110,6 +112,22 @@ class _Session:
 
 def dataset_name(study: Study) -> str:
     return f"{slugify(study.name) or 'study'}-bids"
+
+
+def export_to_temporary_file(study: Study, selection: Selection) -> tuple[IO[bytes], ExportSummary]:
+    """The selection as a BIDS zip in an anonymous temporary file, rewound for streaming.
+
+    A study's zip can be gigabytes: it goes to disk (next to incoming uploads), never into memory, and
+    the file disappears when the caller closes it (a FileResponse does so after sending).
+    """
+    archive = tempfile.TemporaryFile(dir=incoming_dir())
+    try:
+        summary = export_study(study, selection, archive)
+    except BaseException:
+        archive.close()
+        raise
+    archive.seek(0)
+    return archive, summary
 
 
 def export_study(study: Study, selection: Selection, destination: BinaryIO) -> ExportSummary:

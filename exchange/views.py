@@ -1,7 +1,6 @@
 """BIDS pages: export a study or a selection as a zip (members), import a BIDS zip (coordinators)."""
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from django import forms
@@ -15,9 +14,8 @@ from django.views.decorators.http import require_http_methods
 
 from clinical.access import membership_or_404
 from clinical.models import Diagnosis
-from clinical.scans import incoming_dir
 
-from .export import Selection, export_study
+from .export import Selection, export_to_temporary_file
 from .importer import BidsImportError, import_bids
 
 
@@ -42,13 +40,7 @@ def export_zip(request: HttpRequest, study_id: int) -> HttpResponse:
     if not selection.patients(membership.study).exists():
         messages.error(request, "No patient matches this selection; widen the filters.")
         return redirect("bids", study_id)
-    archive = tempfile.TemporaryFile(dir=incoming_dir())
-    try:
-        summary = export_study(membership.study, selection, archive)
-    except BaseException:
-        archive.close()
-        raise
-    archive.seek(0)
+    archive, summary = export_to_temporary_file(membership.study, selection)
     return FileResponse(archive, as_attachment=True, filename=f"{summary.name}.zip", content_type="application/zip")
 
 

@@ -215,8 +215,8 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "qsmstudy API",
-    "DESCRIPTION": "Studies, patients, exams, scans, reconstructions, ROIs and the analysis, with the pages' "
-    "access rules. Authenticate with `Authorization: Token <key>` (your token is on /api/token). See docs/api.md.",
+    "DESCRIPTION": "Studies, patients, exams, scans, reconstructions, ROIs, the analysis, and the imports and "
+    "exports (clinical CSV/REDCap, BIDS, dataset CSV, external ROI values), with the pages' access rules. Authenticate with `Authorization: Token <key>` (your token is on /api/token). See docs/api.md.",
     "VERSION": "1",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from clinical.models import Exam, Patient, Role
-from clinical.views import MAX_IMPORT_BYTES
+from clinical.importer import MAX_IMPORT_BYTES
 from tests.api.conftest import token_client
 
 pytestmark = pytest.mark.django_db
