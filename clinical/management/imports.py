@@ -1,4 +1,4 @@
-"""What the CSV-import commands share: find the study and user, run the importer, report like the web page."""
+"""What the import commands share: find the study and user, run the importer, report like the web page."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from clinical.models import Study
 
 
-def run_import(command: BaseCommand, importer: Callable, study: str, file: Path, user: str | None) -> None:
-    """Call importer(study, data, filename=, user=) and print its summary, or its problems and fail."""
+def import_target(study: str, file: Path, user: str | None) -> tuple[Study, object | None]:
+    """The study (by id or exact name) and the user an import command names; CommandError if either is missing."""
     target = Study.objects.by_id_or_name(study)
     if target is None:
         raise CommandError(f"No study '{study}': give its id or exact name (see the admin's study list).")
@@ -20,6 +20,12 @@ def run_import(command: BaseCommand, importer: Callable, study: str, file: Path,
     account = get_user_model().objects.filter(username=user).first() if user else None
     if user and account is None:
         raise CommandError(f"No user '{user}'.")
+    return target, account
+
+
+def run_import(command: BaseCommand, importer: Callable, study: str, file: Path, user: str | None) -> None:
+    """Call importer(study, data, filename=, user=) and print its summary, or its problems and fail."""
+    target, account = import_target(study, file, user)
     result = importer(target, file.read_bytes(), filename=file.name, user=account)
     if not result.ok:
         for problem in result.errors:

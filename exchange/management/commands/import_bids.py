@@ -1,9 +1,8 @@
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from clinical.models import Study
+from clinical.management.imports import import_target
 from exchange.importer import BidsImportError, import_bids
 
 
@@ -16,14 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="username recorded as uploader and in the audit history")
 
     def handle(self, *args, study: str, file: Path, user: str | None, **options) -> None:
-        target = Study.objects.by_id_or_name(study)
-        if target is None:
-            raise CommandError(f"No study '{study}': give its id or exact name (see the admin's study list).")
-        if not file.is_file():
-            raise CommandError(f"{file}: no such file.")
-        account = get_user_model().objects.filter(username=user).first() if user else None
-        if user and account is None:
-            raise CommandError(f"No user '{user}'.")
+        target, account = import_target(study, file, user)
         try:
             result = import_bids(target, file, user=account)
         except BidsImportError as exc:
