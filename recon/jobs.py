@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import ReconRun
-from .previews import write_chi_preview
+from .previews import symmetric_limit, write_chi_preview
 from .qsm import InputError, __version__, load_inputs, reconstruct, save_outputs
 from .qsm.inversion import DEFAULT as DEFAULT_INVERSION
 
@@ -118,14 +118,15 @@ def reconstruct_run(claim: Claim) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     try:
         written = save_outputs(result, inputs, staging / "chi.nii.gz", intermediates_dir=staging)
-        write_chi_preview(result.chi, result.mask, inputs.affine, staging / "preview.png")
+        limit = symmetric_limit(result.chi, result.mask)
+        write_chi_preview(result.chi, inputs.affine, limit, staging / "preview.png")
         outputs = {role: path.name for role, path in written.items()} | {"preview": "preview.png"}
-        _publish(claim, staging, outputs, result.timings, inputs.sources)
+        _publish(claim, staging, outputs, result.timings, inputs.sources, limit)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _publish(claim: Claim, staging, outputs: dict, timings: dict, sources: dict) -> None:
+def _publish(claim: Claim, staging, outputs: dict, timings: dict, sources: dict, limit: float) -> None:
     with transaction.atomic():
         run = ReconRun.objects.select_for_update().select_related("scan").get(pk=claim.run_id)
         if run.claim != claim.token or run.status != ReconRun.Status.RUNNING:
@@ -134,6 +135,7 @@ def _publish(claim: Claim, staging, outputs: dict, timings: dict, sources: dict)
         staging.rename(run.directory)
         run.status, run.stage, run.percent = ReconRun.Status.SUCCEEDED, "done", 100
         run.outputs, run.timings, run.package_version = outputs, timings, __version__
+        run.display_limit_ppm = limit
         run.input_sha256 = _input_digests(sources)
         run.finished_at = timezone.now()
         run.save()

@@ -46,6 +46,9 @@ class ReconRun(models.Model):
     input_sha256 = models.JSONField(default=dict)
     outputs = models.JSONField(default=dict)
     timings = models.JSONField(default=dict)
+    display_limit_ppm = models.FloatField(
+        null=True, editable=False, help_text="Symmetric display limit of chi (ppm), fixed when the run is published."
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     claim = models.UUIDField(null=True, editable=False)
     heartbeat_at = models.DateTimeField(null=True)

@@ -13,14 +13,13 @@ from clinical.previews import canonical_slices  # noqa: E402
 
 
 def symmetric_limit(chi: np.ndarray, mask: np.ndarray) -> float:
-    """Display limit (ppm): the 99th percentile of |chi| in the brain, at least 0.05 ppm."""
+    """Display limit (ppm): the 99th percentile of |chi| in the brain, at least 0.05 ppm, to 3 decimals."""
     values = np.abs(chi[mask > 0]) if mask.any() else np.abs(chi)
-    return max(float(np.percentile(values, 99)), 0.05)
+    return round(max(float(np.percentile(values, 99)), 0.05), 3)
 
 
-def write_chi_preview(chi: np.ndarray, mask: np.ndarray, affine: np.ndarray, path: Path) -> None:
-    """PNG of axial, coronal and sagittal chi slices, diverging colour map, symmetric limits in ppm."""
-    limit = symmetric_limit(chi, mask)
+def write_chi_preview(chi: np.ndarray, affine: np.ndarray, limit: float, path: Path) -> None:
+    """PNG of axial, coronal and sagittal chi slices, diverging colour map, limits +-``limit`` ppm."""
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), dpi=100)
     for ax, (name, image) in zip(axes, canonical_slices(chi, affine)):
         shown = ax.imshow(image, cmap="RdBu_r", origin="lower", vmin=-limit, vmax=limit, interpolation="nearest")

@@ -242,7 +242,13 @@ def roi_file(request: HttpRequest, study_id: int, roi_id: int) -> FileResponse:
 
 
 def viewer_limit(run: ReconRun) -> float:
-    """Symmetric display limit (ppm) of a run's chi, as in its preview."""
-    chi = np.asarray(nib.load(run.output_path("chi")).dataobj)
-    mask = np.asarray(nib.load(run.output_path("mask")).dataobj) > 0
-    return round(symmetric_limit(chi, mask), 3)
+    """Symmetric display limit (ppm) of a run's chi, as in its preview.
+
+    Runs published before the limit was stored get it computed from their files once, then kept.
+    """
+    if run.display_limit_ppm is None:
+        chi = np.asarray(nib.load(run.output_path("chi")).dataobj)
+        mask = np.asarray(nib.load(run.output_path("mask")).dataobj) > 0
+        run.display_limit_ppm = symmetric_limit(chi, mask)
+        run.save(update_fields=["display_limit_ppm"])
+    return run.display_limit_ppm
