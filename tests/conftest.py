@@ -225,6 +225,13 @@ def recon_worker(workers):
     return workers
 
 
+def loaded_image_width(page, selector: str, timeout: float = 30000) -> int:
+    """Wait until the image has loaded (or failed) and return its natural width: 0 means it is broken."""
+    page.wait_for_function(f"() => {{ const img = document.querySelector({selector!r}); return img && img.complete; }}",
+                           timeout=timeout)
+    return page.locator(selector).evaluate("img => img.naturalWidth")
+
+
 def wait_for_plots(page) -> None:
     """The dashboard fetches its plots after the page loads: wait until every one is in place."""
     for name in ("groups", "paired", "scatter"):

@@ -5,7 +5,7 @@ import pytest
 
 from clinical.models import Patient
 from recon.models import ReconRun
-from tests.conftest import log_in, screenshot
+from tests.conftest import loaded_image_width, log_in, screenshot
 from tests.recon_data import phantom_scan
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
@@ -24,9 +24,7 @@ def test_the_scan_page_follows_a_run_to_success(page, workers, coordinator, stud
     page.wait_for_selector("#runs tr.run .status-succeeded", timeout=120000)
     run = ReconRun.objects.get(scan=scan)
     assert run.status == ReconRun.Status.SUCCEEDED
-    preview = page.locator(f"#run-output-{run.pk} img")
-    preview.wait_for()
-    assert preview.evaluate("img => img.naturalWidth") > 0
+    assert loaded_image_width(page, f"#run-output-{run.pk} img") > 0
     assert "current" in page.locator("#runs tr.run").first.inner_text()
     screenshot(page, "recon-succeeded")
 

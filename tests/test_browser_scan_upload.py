@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 
 from clinical.models import Patient, ScanSession
-from tests.conftest import log_in, screenshot
+from tests.conftest import loaded_image_width, log_in, screenshot
 from tests.scan_data import dicom_zip
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,6 +25,6 @@ def test_a_coordinator_uploads_a_scan(page, coordinator, study, tmp_path, settin
     facts = page.locator("#scan-facts").inner_text()
     assert "5.0, 10.0, 15.0, 20.0 ms (4 echoes)" in facts
     assert "24 × 24 × 12" in facts and "RAS" in facts
-    assert page.locator("#scan-preview").evaluate("img => img.naturalWidth") > 0
+    assert loaded_image_width(page, "#scan-preview") > 0
     screenshot(page, "scan-page")
     assert ScanSession.objects.get().patient == patient
