@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -40,6 +41,10 @@ def flatten(detail, prefix: str = "") -> dict[str, list[str]]:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        # get_object_or_404 names the model ("No Membership matches..."): say only that it is not there,
+        # the same for a study that does not exist and one the caller is not a member of.
+        exc = exceptions.NotFound()
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(field_messages(exc))
     response = drf_exception_handler(exc, context)

@@ -7,13 +7,13 @@ start, cancel and retry reconstructions, viewers read.
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.utils.datastructures import MultiValueDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.views import SpectacularAPIView
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, parsers, serializers, status, viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
@@ -86,7 +86,7 @@ def refused(errors: dict) -> Response:
 
 def file_response(path, filename: str) -> FileResponse:
     if not path.exists():
-        raise Http404("That file is not there; it may not have been written yet.")
+        raise NotFound("That file is not there; it may not have been written yet.")
     return FileResponse(path.open("rb"), as_attachment=True, filename=filename,
                         content_type="application/octet-stream")
 
@@ -219,7 +219,7 @@ class ScanViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
         """A scan file: magnitude or phase (4D NIfTI), sidecar (JSON), original (zip) or preview (PNG)."""
         scan = self.get_object()
         if kind not in ScanSession.FILES:
-            raise Http404(f"No {kind} file; choose one of {', '.join(ScanSession.FILES)}.")
+            raise NotFound(f"No {kind} file; choose one of {', '.join(ScanSession.FILES)}.")
         return file_response(scan.path(kind), f"{scan.patient.code}_{scan.scan_date:%Y%m%d}_{ScanSession.FILES[kind]}")
 
 
@@ -278,7 +278,7 @@ class RunViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         """A succeeded run's output: chi (ppm), provenance JSON, mask, fields or preview."""
         run = self.get_object()
         if run.status != ReconRun.Status.SUCCEEDED or kind not in run.outputs:
-            raise Http404(f"Run {run.pk} has no {kind} output.")
+            raise NotFound(f"Run {run.pk} has no {kind} output.")
         scan = run.scan
         return file_response(run.output_path(kind),
                              f"{scan.patient.code}_{scan.scan_date:%Y%m%d}_run{run.pk}_{run.outputs[kind]}")
@@ -384,7 +384,7 @@ class NotFoundView(APIView):
     permission_classes: list = []
 
     def initial(self, request, *args, **kwargs) -> None:
-        raise Http404(f"No API operation at {request.path}; the operations are listed at /api/docs.")
+        raise NotFound(f"No API operation at {request.path}; the operations are listed at /api/docs.")
 
 
 @extend_schema(exclude=True)  # the schema itself, not an operation on the study's data

@@ -102,7 +102,8 @@ def test_an_investigator_starts_follows_cancels_and_retries_a_run(seeded, invest
     assert retried.status_code == 200 and retried.json()["status"] == "queued"
     assert [r["id"] for r in api.get(base, {"status": "queued", "scan": seeded["scan"].pk}).json()["results"]] == [
         run["id"], seeded["run"].pk]
-    assert api.get(f"{base}{run['id']}/files/chi").status_code == 404
+    missing = api.get(f"{base}{run['id']}/files/chi")
+    assert missing.status_code == 404 and missing.json()["detail"] == f"Run {run['id']} has no chi output."
 
 
 def test_unknown_run_parameters_are_refused(seeded, coordinator):
