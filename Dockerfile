@@ -20,4 +20,6 @@ RUN pip install --no-cache-dir . && SECRET_KEY=build-only python manage.py colle
 RUN useradd --create-home qsm && mkdir -p /data/media && chown qsm /data/media
 USER qsm
 EXPOSE 8000
-CMD ["gunicorn", "qsmstudy.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120"]
+# Uploads and BIDS imports are checked and stored inside the request (a 1 GB DICOM zip took 199 s in
+# the benchmark), so the worker timeout is 15 minutes; GUNICORN_CMD_ARGS in .env can change it.
+CMD ["gunicorn", "qsmstudy.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "900"]
