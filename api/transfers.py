@@ -18,14 +18,15 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from clinical import redcap
-from clinical.importer import MAX_IMPORT_BYTES, import_clinical_csv
-from dashboard.dataset import build_dataset
+from clinical.importer import import_clinical_csv, size_problem
+from clinical.scans import declared_too_large
+from dashboard.dataset import build_dataset, csv_download
 from dashboard.importer import import_roi_values
 from exchange.export import Selection, export_to_temporary_file
 from exchange.importer import BidsImportError, import_bids
 
 from . import serializers as s
-from .views import StudyScoped, refused, upload_too_large
+from .views import StudyScoped, refused
 
 CSV = {(200, "text/csv"): OpenApiTypes.BINARY}
 ZIP = {(200, "application/zip"): OpenApiTypes.BINARY}
@@ -66,9 +67,8 @@ class TransferViewSet(StudyScoped, viewsets.ViewSet):
         upload = s.ClinicalImportSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         file = upload.validated_data["file"]
-        if file.size > MAX_IMPORT_BYTES:
-            raise ValidationError({"file": [f"The file is {file.size // 1024} KiB; the limit is "
-                                            f"{MAX_IMPORT_BYTES // 1024} KiB. Split it."]})
+        if problem := size_problem(file.size):
+            raise ValidationError({"file": [problem]})
         result = import_clinical_csv(self.study, file.read(), filename=file.name, user=request.user)
         if not result.ok:
             raise rows_refused(result.errors)
@@ -90,7 +90,7 @@ class TransferViewSet(StudyScoped, viewsets.ViewSet):
         query = s.DatasetQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         rows = build_dataset(self.study, query.filters())
-        return csv_response(rows.to_csv(index=False, date_format="%Y-%m-%d"), f"qsmstudy-study{study_id}-dataset.csv")
+        return csv_response(*csv_download(study_id, rows))
 
     @extend_schema(request={"multipart/form-data": s.RoiValuesImportSerializer},
                    responses={200: s.RoiValuesImportResultSerializer})
@@ -128,7 +128,7 @@ class TransferViewSet(StudyScoped, viewsets.ViewSet):
 
         All or nothing: every problem found is listed under `file`, naming the dataset file.
         """
-        if upload_too_large(request):
+        if declared_too_large(request):
             return Response({"detail": f"The upload is larger than the {settings.SCAN_UPLOAD_MAX_BYTES} byte limit; "
                              "export a smaller selection (by diagnosis or patients) and import it in parts."},
                             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)

@@ -22,7 +22,7 @@ from clinical.access import membership_or_404
 from clinical.forms import ScanUploadForm
 from clinical.models import Exam, Membership, Patient, ScanSession, Study, audit_trail
 from clinical.scanio import UploadError
-from clinical.scans import DuplicateScan, store_upload
+from clinical.scans import DuplicateScan, declared_too_large, store_upload
 from dashboard.analysis import analyse
 from dashboard.dataset import build_dataset
 from recon import jobs, rois
@@ -160,14 +160,6 @@ class ExamViewSet(StudyScoped, AuditedChange, mixins.ListModelMixin, mixins.Retr
         return queryset.filter(patient__study=self.study)
 
 
-def upload_too_large(request) -> bool:
-    """Refuse an oversized upload from its declared length, before the body is read."""
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0) > settings.SCAN_UPLOAD_MAX_BYTES
-    except ValueError:
-        return False
-
-
 class ScanViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Uploaded scans (de-identified, converted); every new scan is queued for reconstruction."""
 
@@ -191,7 +183,7 @@ class ScanViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
     )
     def create(self, request, study_id: int) -> Response:
         """Upload a scan, as on the patient's page: checked whole, nothing is saved when anything is wrong."""
-        if upload_too_large(request):
+        if declared_too_large(request):
             return Response({"detail": f"The upload is larger than the {settings.SCAN_UPLOAD_MAX_BYTES} byte limit; "
                              "upload magnitude and phase of one series only, or ask an administrator to raise "
                              "SCAN_UPLOAD_MAX_BYTES."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)

@@ -82,6 +82,13 @@ def template_header() -> list[str]:
     return [*PATIENT_COLUMNS, *EXAM_COLUMNS]
 
 
+def size_problem(size: int) -> str | None:
+    """Why a file of ``size`` bytes is refused before it is read, or None when it may be imported."""
+    if size > MAX_IMPORT_BYTES:
+        return f"The file is {size // 1024} KiB; the limit is {MAX_IMPORT_BYTES // 1024} KiB. Split it."
+    return None
+
+
 def import_clinical_csv(study: Study, data: bytes, *, filename: str, user=None) -> ImportResult:
     """Validate and import a CSV of patients and exams into a study, all or nothing.
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest
 from django.db import transaction
 from django.utils.crypto import salted_hmac
 
@@ -27,6 +28,14 @@ class DuplicateScan(Exception):
     def __init__(self, existing: ScanSession) -> None:
         super().__init__(f"This series was already uploaded as {existing} (pixel data SHA-256 {existing.pixel_sha256[:12]}…).")
         self.existing = existing
+
+
+def declared_too_large(request: HttpRequest) -> bool:
+    """Whether the request announces a body over SCAN_UPLOAD_MAX_BYTES: refuse it before reading anything."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > settings.SCAN_UPLOAD_MAX_BYTES
+    except ValueError:
+        return False
 
 
 def upload_limits() -> UploadLimits:

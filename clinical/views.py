@@ -13,11 +13,11 @@ from django.views.decorators.http import require_http_methods
 from . import redcap
 from .access import membership_or_404
 from .forms import ExamForm, ImportForm, PatientForm, ScanUploadForm
-from .importer import MAX_IMPORT_BYTES, import_clinical_csv, template_csv
+from .importer import import_clinical_csv, size_problem, template_csv
 from .models import Diagnosis, Exam, Membership, Patient, ScanSession, audit_trail
 from .panels import patient_panels, scan_panels, study_links
 from .scanio import UploadError
-from .scans import DuplicateScan, store_upload
+from .scans import DuplicateScan, declared_too_large, store_upload
 
 
 
@@ -119,8 +119,8 @@ def import_clinical(request: HttpRequest, study_id: int) -> HttpResponse:
     result = None
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        if upload.size > MAX_IMPORT_BYTES:
-            form.add_error("file", f"The file is {upload.size // 1024} KiB; the limit is {MAX_IMPORT_BYTES // 1024} KiB. Split it.")
+        if problem := size_problem(upload.size):
+            form.add_error("file", problem)
         else:
             result = import_clinical_csv(membership.study, upload.read(), filename=upload.name, user=request.user)
             if result.ok:
@@ -152,20 +152,13 @@ def redcap_dictionary(request: HttpRequest, study_id: int) -> HttpResponse:
     return _csv_download(redcap.dictionary_csv(), redcap.dictionary_filename(membership.study))
 
 
-def _too_large(request: HttpRequest) -> bool:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0) > settings.SCAN_UPLOAD_MAX_BYTES
-    except ValueError:
-        return False
-
-
 @transaction.non_atomic_requests
 @require_http_methods(["GET", "POST"])
 def scan_upload(request: HttpRequest, study_id: int, patient_id: int) -> HttpResponse:
     membership = membership_or_404(request, study_id, edit=True)
     patient = _patient(membership, patient_id)
     context = {"study": membership.study, "patient": patient, "limit_bytes": settings.SCAN_UPLOAD_MAX_BYTES}
-    if request.method == "POST" and _too_large(request):
+    if request.method == "POST" and declared_too_large(request):
         # Refuse before reading the body: nothing reaches the disk.
         context["refused"] = (
             f"The upload is larger than the {filesizeformat(settings.SCAN_UPLOAD_MAX_BYTES)} limit; upload magnitude "

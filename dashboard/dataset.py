@@ -75,6 +75,11 @@ def build_dataset(study: Study, filters: Filters | None = None) -> pd.DataFrame:
     return rows[columns].sort_values(["code", "scan_date"]).reset_index(drop=True)
 
 
+def csv_download(study_id: int, rows: pd.DataFrame) -> tuple[str, str]:
+    """The dataset as downloaded (CSV text, ISO dates) and its file name; the page and the API share it."""
+    return rows.to_csv(index=False, date_format="%Y-%m-%d"), f"qsmstudy-study{study_id}-dataset.csv"
+
+
 def baseline(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per patient (their earliest measured scan), so that patients are independent in the tests."""
     return rows.sort_values("scan_date").drop_duplicates("patient_id").reset_index(drop=True)

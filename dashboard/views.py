@@ -14,7 +14,7 @@ from clinical.models import Diagnosis, Membership
 
 from . import plots
 from .analysis import WITHIN, analyse
-from .dataset import Filters, baseline, build_dataset
+from .dataset import Filters, baseline, build_dataset, csv_download
 from .importer import COLUMNS, import_roi_values
 
 TABLE_ROWS = 200  # the page shows the first rows; the CSV has them all
@@ -70,8 +70,9 @@ def dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
 def dataset_csv(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = membership_or_404(request, study_id)
     _, rows = _dataset(request, membership)
-    response = HttpResponse(rows.to_csv(index=False, date_format="%Y-%m-%d"), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="qsmstudy-study{study_id}-dataset.csv"'
+    text, filename = csv_download(study_id, rows)
+    response = HttpResponse(text, content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from clinical.access import membership_or_404
 from clinical.models import Diagnosis
+from clinical.scans import declared_too_large
 
 from .export import Selection, export_to_temporary_file
 from .importer import BidsImportError, import_bids
@@ -44,17 +45,12 @@ def export_zip(request: HttpRequest, study_id: int) -> HttpResponse:
     return FileResponse(archive, as_attachment=True, filename=f"{summary.name}.zip", content_type="application/zip")
 
 
-def _too_large(request: HttpRequest) -> bool:
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    return length.isdigit() and int(length) > settings.SCAN_UPLOAD_MAX_BYTES
-
-
 @transaction.non_atomic_requests
 @require_http_methods(["GET", "POST"])
 def import_page(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = membership_or_404(request, study_id, edit=True)
     context = {"study": membership.study, "limit_bytes": settings.SCAN_UPLOAD_MAX_BYTES}
-    if request.method == "POST" and _too_large(request):
+    if request.method == "POST" and declared_too_large(request):
         context["problems"] = [f"The upload is larger than the {filesizeformat(settings.SCAN_UPLOAD_MAX_BYTES)} "
                                "limit; export a smaller selection (by diagnosis or patients) and import it in parts."]
         return render(request, "exchange/import.html", {**context, "form": ImportForm()}, status=413)
