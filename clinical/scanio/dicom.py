@@ -26,6 +26,7 @@ from pydicom.errors import InvalidDicomError
 from .checks import radians_per_phase_unit
 from .deid import deidentify_dataset
 from .errors import UploadError
+from .model import DecodedScan
 from .safezip import SourceFile
 
 MAGNITUDE = "magnitude"
@@ -86,18 +87,6 @@ class SeriesLayout:
             and np.allclose(self.echo_times_ms, other.echo_times_ms, atol=_ECHO_TIME_TOL_MS)
             and np.allclose(self.affine, other.affine, atol=1e-3)
         )
-
-
-@dataclass
-class DicomScan:
-    """Arrays and metadata of the chosen magnitude/phase pair."""
-
-    magnitude: np.ndarray
-    phase: np.ndarray
-    affine: np.ndarray
-    echo_times_s: list[float]
-    sidecar: dict
-    field_strength_t: float | None
 
 
 def read_dicom_header(source: SourceFile) -> SliceHeader | None:
@@ -202,7 +191,7 @@ def _first(value):
 
 def read_dicom_scan(
     headers: list[SliceHeader], deid_dir: Path, study_code: str, salt: str
-) -> DicomScan:
+) -> DecodedScan:
     """Pick the GRE magnitude/phase pair, read it and de-identify it.
 
     Parameters
@@ -218,7 +207,8 @@ def read_dicom_scan(
 
     Returns
     -------
-    DicomScan
+    DecodedScan
+        The chosen magnitude/phase pair, ``source_format="dicom"``.
 
     Raises
     ------
@@ -233,13 +223,14 @@ def read_dicom_scan(
     _read_pixels(phase_layout, phase, deid_dir / PHASE, study_code, salt)
     _phase_to_radians(phase, phase_layout)
     sidecar, field = _acquisition_sidecar(magnitude_layout, phase_layout)
-    return DicomScan(
+    return DecodedScan(
         magnitude=magnitude,
         phase=phase,
         affine=magnitude_layout.affine,
         echo_times_s=[t / 1000.0 for t in magnitude_layout.echo_times_ms],
         sidecar=sidecar,
         field_strength_t=field,
+        source_format="dicom",
     )
 
 

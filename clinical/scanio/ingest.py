@@ -76,12 +76,10 @@ def read_upload(
         )
     if niftis:
         scan = read_nifti_scan(niftis, sidecars, deid_dir / "nifti", study_code)
-        source_format, notes = scan.source_format, scan.notes
     elif dicoms:
         if sidecars:
             raise UploadError(sidecars[0].name, "is a JSON sidecar without its NIfTI file", _REMEDY_FORMAT)
         scan = read_dicom_scan(dicoms, deid_dir / "dicom", study_code, uid_salt or study_code)
-        source_format, notes = "dicom", []
     else:
         name = files[0].name if files else Path(paths[0]).name
         raise UploadError(name, "no DICOM or NIfTI image found", _REMEDY_FORMAT)
@@ -92,12 +90,12 @@ def read_upload(
         affine=np.asarray(scan.affine, dtype=np.float64),
         echo_times_s=list(scan.echo_times_s),
         field_strength_t=scan.field_strength_t,
-        source_format=source_format,
-        sidecar={**scan.sidecar, "SourceFormat": source_format, "PatientID": study_code},
+        source_format=scan.source_format,
+        sidecar={**scan.sidecar, "SourceFormat": scan.source_format, "PatientID": study_code},
         pixel_sha256=pixel_sha256(scan.magnitude, scan.phase),
         deidentified=deid_dir,
     )
-    result.warnings = notes + protocol_warnings(
+    result.warnings = scan.notes + protocol_warnings(
         result.echo_times_s, result.voxel_size_mm, result.field_strength_t, expected_field_strength_t
     )
     return result

@@ -11,6 +11,24 @@ import numpy as np
 
 
 @dataclass
+class DecodedScan:
+    """What a format reader (DICOM or NIfTI) assembled, before the common checks of :class:`ScanData`.
+
+    ``source_format`` is ``"dicom"``, ``"nifti"`` or ``"bids"``; ``notes`` are the reader's remarks
+    for the coordinator (e.g. a sidecar that was missing), reported as warnings.
+    """
+
+    magnitude: np.ndarray
+    phase: np.ndarray
+    affine: np.ndarray
+    echo_times_s: list[float]
+    sidecar: dict
+    field_strength_t: float | None
+    source_format: str
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ScanData:
     """A multi-echo GRE scan in canonical form.
 

@@ -21,6 +21,7 @@ import numpy as np
 from .checks import radians_per_phase_unit
 from .deid import deidentify_sidecar
 from .errors import UploadError
+from .model import DecodedScan
 from .safezip import SourceFile
 
 MAGNITUDE = "magnitude"
@@ -62,20 +63,6 @@ class NiftiVolume:
         return tuple(int(n) for n in self.image.shape[:3])
 
 
-@dataclass
-class NiftiScan:
-    """Arrays and metadata assembled from the NIfTI files."""
-
-    magnitude: np.ndarray
-    phase: np.ndarray
-    affine: np.ndarray
-    echo_times_s: list[float]
-    sidecar: dict
-    field_strength_t: float | None
-    source_format: str
-    notes: list[str]
-
-
 def is_nifti(name: str) -> bool:
     """Return whether a file name has a NIfTI extension."""
     return name.lower().endswith(NIFTI_SUFFIXES)
@@ -92,7 +79,7 @@ def stem(path: Path) -> str:
 
 def read_nifti_scan(
     niftis: list[SourceFile], sidecars: list[SourceFile], deid_dir: Path, study_code: str
-) -> NiftiScan:
+) -> DecodedScan:
     """Assemble magnitude and phase from NIfTI files and de-identify them.
 
     Parameters
@@ -108,7 +95,7 @@ def read_nifti_scan(
 
     Returns
     -------
-    NiftiScan
+    DecodedScan
 
     Raises
     ------
@@ -134,7 +121,7 @@ def read_nifti_scan(
     phase = _load_frames(phase_frames, reference.spatial_shape, to_radians=True)
     _write_deidentified(by_part, deid_dir, study_code)
     sidecar = _canonical_sidecar(reference, by_part[PHASE][0], [te for te, _, _ in magnitude_frames], study_code)
-    return NiftiScan(
+    return DecodedScan(
         magnitude=magnitude,
         phase=phase,
         affine=reference.image.affine,
