@@ -55,10 +55,10 @@ def vsharp(
 
     over the brain mask, solved by conjugate gradients (RESHARP's regularised
     formulation, Sun & Wilman 2014, applied to V-SHARP's set of radii, Wu et
-    al. 2012).  Large balls
-    constrain the deep brain, small ones reach the surface, and the solution
-    is consistent across the boundaries between them; only voxels no ball
-    reaches (the outermost layer at the default radii) are left undefined.
+    al. 2012).  Large balls constrain the deep brain, small ones reach the
+    surface, and the solution is consistent across the boundaries between
+    them; only voxels no ball reaches (the outermost layer at the default
+    radii) are left undefined.
 
     Deconvolving each radius by truncated division and stitching the results
     (as Wu et al. do with one kernel) loses the low spatial frequencies of the
@@ -111,7 +111,8 @@ def vsharp(
     lam = np.float32(regularization)
 
     # Masks are float32 multipliers and products are taken in place: the
-    # operator runs ten FFTs per iteration and the rest should not add to them.
+    # operator runs 2 + 2 * len(radii) FFTs per iteration (ten at the default
+    # radii) and the rest should not add to them.
     def normal(x: np.ndarray) -> np.ndarray:
         local = x.reshape(shape).astype(np.float32) * brain
         local_k = rfft3(local)
