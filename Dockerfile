@@ -10,7 +10,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf 
 COPY pyproject.toml README.md ./
 COPY qsmstudy qsmstudy
 COPY clinical clinical
+COPY qsm qsm
 COPY recon recon
+COPY dashboard dashboard
+COPY exchange exchange
+COPY api api
 COPY templates templates
 COPY static static
 COPY docs docs

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from recon.qsm import reconstruct
-from recon.qsm.inversion import DEFAULT, INVERSIONS
-from recon.qsm.metrics import motor_contrast_recovery, nrmse
-from recon.qsm.phantom import simulate_head
+from qsm import reconstruct
+from qsm.inversion import DEFAULT, INVERSIONS
+from qsm.metrics import motor_contrast_recovery, nrmse
+from qsm.phantom import simulate_head
 
 SPEED_SCAN = dict(voxel_size_mm=(0.9375, 0.9375, 1.5), matrix=(256, 256, 128), te_ms=(4, 10, 16, 22), seed=3)
 ACCURACY_SCAN = dict(voxel_size_mm=1.5, matrix=(112, 120, 112), te_ms=(4, 10, 16, 22, 28), peak_snr=100, seed=1)

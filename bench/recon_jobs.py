@@ -21,7 +21,7 @@ def main() -> None:
     from clinical.models import Patient
     from recon.models import ReconRun
     from recon.phantom_upload import upload_phantom
-    from recon.qsm.phantom import simulate_head
+    from qsm.phantom import simulate_head
 
     patient = Patient.objects.create(study=study, code="BENCH-1", diagnosis="ALS")
     started = time.perf_counter()

@@ -17,7 +17,7 @@ from clinical.models import Exam, Patient, Role, Study
 from recon import rois
 from recon.models import RoiDefinition
 from recon.phantom_upload import upload_phantom
-from recon.qsm.phantom import simulate_head
+from qsm.phantom import simulate_head
 
 DEMO_STUDY = "Motor cortex QSM (demo)"
 # 2 mm voxels keep the twelve reconstructions to a couple of minutes on a laptop.
@@ -35,7 +35,7 @@ def seed_demo(user, say: Callable[[str], None] = print) -> Study | None:
     with transaction.atomic():
         study = Study.objects.create(
             name=DEMO_STUDY, site="Synthetic",
-            description="SYNTHETIC DEMO DATA generated from the recon.qsm phantom; not real patients.",
+            description="SYNTHETIC DEMO DATA generated from the qsm phantom; not real patients.",
         )
         study.add_member(user, Role.COORDINATOR)
     rng = np.random.default_rng(2024)

@@ -202,7 +202,7 @@ def _description(study: Study, kind: str) -> dict:
         "DatasetType": kind,
         "GeneratedBy": [{"Name": bids.PIPELINE, "Version": version("qsmstudy"),
                          "Description": "BIDS export of a qsmstudy study" if kind == "raw"
-                         else "QSM (recon.qsm) of the current reconstruction run and ROI statistics"}],
+                         else "QSM (qsm) of the current reconstruction run and ROI statistics"}],
     }
     if kind == "derivative":
         description["DatasetLinks"] = {"raw": "../../"}
@@ -328,7 +328,7 @@ def _chi_sidecar(run: ReconRun, session: _Session) -> dict:
         "Sources": raw,
         "Reconstruction": run.params,
         "ReferenceRegion": rois.reference_label(run),
-        "SoftwareName": "recon.qsm (qsmstudy)",
+        "SoftwareName": "qsm (qsmstudy)",
         "SoftwareVersion": run.package_version,
     }
 

@@ -1,7 +1,7 @@
 from django import forms
 
 from .models import BACKGROUNDS, INVERSIONS, REFERENCES
-from .qsm.inversion import DEFAULT as DEFAULT_INVERSION
+from qsm.inversion import DEFAULT as DEFAULT_INVERSION
 
 
 class RunForm(forms.Form):

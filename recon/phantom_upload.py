@@ -1,4 +1,4 @@
-"""Upload a simulated head (recon.qsm.phantom) through the real ingest path, as a coordinator would.
+"""Upload a simulated head (qsm.phantom) through the real ingest path, as a coordinator would.
 
 Used by the benchmarks and the demo study: the phantom is written as dcm2niix-style NIfTI files
 with sidecars, then stored by clinical.scans.store_upload (checks, de-identification, conversion).
@@ -16,7 +16,7 @@ from clinical.models import Patient, ScanSession
 from clinical.scanio.synthetic import write_nifti_series
 from clinical.scans import store_upload
 
-from .qsm.phantom import HeadPhantom
+from qsm.phantom import HeadPhantom
 
 
 def upload_phantom(patient: Patient, head: HeadPhantom, scan_date: dt.date, user=None, **fields) -> ScanSession:

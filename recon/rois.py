@@ -14,7 +14,7 @@ from django.db.models import Max
 from clinical.models import ScanSession
 
 from .models import ReconRun, RoiDefinition, RoiValue
-from .qsm.roi import check_same_grid, roi_statistics, sphere_mask
+from qsm.roi import check_same_grid, roi_statistics, sphere_mask
 
 MAX_LABEL_BYTES = 512 * 1024 * 1024
 

@@ -1,4 +1,4 @@
-"""Scans made from the recon.qsm phantom, stored as an upload would store them."""
+"""Scans made from the qsm phantom, stored as an upload would store them."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +10,7 @@ import nibabel as nib
 import numpy as np
 
 from clinical.models import ScanSession
-from recon.qsm.phantom import HeadPhantom, simulate_head
+from qsm.phantom import HeadPhantom, simulate_head
 
 SMALL = {"voxel_size_mm": 3.0, "matrix": (48, 56, 52), "te_ms": (4.0, 10.0, 16.0, 22.0)}
 FULL = {"voxel_size_mm": 1.5, "matrix": (112, 120, 112), "te_ms": (4.0, 10.0, 16.0, 22.0, 28.0)}

@@ -9,7 +9,7 @@ import pytest
 
 from clinical.models import Patient
 from recon.models import ReconRun
-from recon.qsm import reconstruct
+from qsm import reconstruct
 from recon.tasks import reconstruct_task
 from tests.conftest import wait_for
 from tests.recon_data import phantom, phantom_scan

@@ -11,7 +11,7 @@ from django.urls import reverse
 from clinical.models import Patient
 from recon import rois
 from recon.models import RoiDefinition, RoiValue
-from recon.qsm.roi import roi_statistics
+from qsm.roi import roi_statistics
 from tests.recon_data import phantom, phantom_scan, reconstructed
 
 pytestmark = pytest.mark.django_db

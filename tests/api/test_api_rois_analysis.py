@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from dashboard.analysis import analyse
 from dashboard.dataset import Filters, build_dataset
 from recon.models import RoiDefinition
-from recon.qsm.roi import sphere_mask
+from qsm.roi import sphere_mask
 from tests.api.conftest import token_client
 from tests.dashboard.cohort import seed_cohort
 from tests.recon_data import phantom

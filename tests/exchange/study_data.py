@@ -8,7 +8,7 @@ from dashboard.models import ExternalRoiValue
 from recon import rois
 from recon.models import RoiDefinition
 from recon.phantom_upload import upload_phantom
-from recon.qsm.phantom import simulate_head
+from qsm.phantom import simulate_head
 from tests.recon_data import SMALL
 
 #: (code, diagnosis, spastic): codes with '-' and '_' so that the BIDS label mapping is exercised.

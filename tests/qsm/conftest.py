@@ -4,7 +4,7 @@ import functools
 
 import pytest
 
-from recon.qsm.phantom import simulate_head
+from qsm.phantom import simulate_head
 
 TILT_DEG = 20.0
 

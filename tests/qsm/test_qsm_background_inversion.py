@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from recon.qsm import background, inversion
-from recon.qsm.dipole import forward_field
-from recon.qsm.metrics import nrmse
+from qsm import background, inversion
+from qsm.dipole import forward_field
+from qsm.metrics import nrmse
 
 VOXEL = (1.5, 1.5, 1.5)
 B0 = (0.0, 0.0, 1.0)

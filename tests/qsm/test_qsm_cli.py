@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from recon.qsm.cli import main
-from recon.qsm.io import sidecar_path
+from qsm.cli import main
+from qsm.io import sidecar_path
 
 from qsm_files import write_nifti
 
@@ -105,7 +105,7 @@ def test_missing_field_strength(capsys, tmp_path):
 def test_module_entry_point_exits_2(tmp_path):
     mags, phases = echo_files(tmp_path, sidecar=False)
     completed = subprocess.run(
-        [sys.executable, "-m", "recon.qsm", "--mag", *mags, "--phase", *phases, "--out", str(tmp_path / "c.nii.gz")],
+        [sys.executable, "-m", "qsm", "--mag", *mags, "--phase", *phases, "--out", str(tmp_path / "c.nii.gz")],
         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2],
     )
     assert completed.returncode == 2

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from recon.qsm import echo
-from recon.qsm.dipole import GAMMA_BAR_HZ_PER_T, dipole_kernel, forward_field
-from recon.qsm.unwrap import unwrap_laplacian, unwrap_path
+from qsm import echo
+from qsm.dipole import GAMMA_BAR_HZ_PER_T, dipole_kernel, forward_field
+from qsm.unwrap import unwrap_laplacian, unwrap_path
 
 
 def grid(n):

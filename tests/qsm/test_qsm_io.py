@@ -6,8 +6,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from recon.qsm import InputError, load_inputs, reconstruct, save_outputs
-from recon.qsm.io import b0_direction, phase_to_radians, read_sidecar, sidecar_path, voxel_sizes
+from qsm import InputError, load_inputs, reconstruct, save_outputs
+from qsm.io import b0_direction, phase_to_radians, read_sidecar, sidecar_path, voxel_sizes
 
 from qsm_files import write_nifti
 

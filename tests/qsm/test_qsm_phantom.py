@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from recon.qsm.phantom import ROI_LABELS, simulate_head
+from qsm.phantom import ROI_LABELS, simulate_head
 
 
 def world_x(head, mask):

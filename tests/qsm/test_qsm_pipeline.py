@@ -8,10 +8,10 @@ minus control cortex contrast recovery).
 import numpy as np
 import pytest
 
-from recon.qsm import STAGES, reconstruct
-from recon.qsm.inversion import DEFAULT
-from recon.qsm.io import b0_direction
-from recon.qsm.metrics import motor_contrast_recovery, nrmse
+from qsm import STAGES, reconstruct
+from qsm.inversion import DEFAULT
+from qsm.io import b0_direction
+from qsm.metrics import motor_contrast_recovery, nrmse
 
 NRMSE_LIMIT = 60.0
 RECOVERY = {"straight": (0.7, 1.2), "tilted": (0.5, 1.2)}

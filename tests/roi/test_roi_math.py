@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from recon.qsm.roi import check_same_grid, roi_statistics, sphere_mask
+from qsm.roi import check_same_grid, roi_statistics, sphere_mask
 
 
 def test_statistics_match_hand_computed_values():

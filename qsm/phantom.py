@@ -16,7 +16,7 @@ Conventions
   (air is +9.4 ppm, cortical bone -2.0 ppm).
 * The scanner B0 is world +z.  With ``b0_tilt_deg`` the affine rotates the
   slab about the Right-Left axis, so in voxel axes B0 points along
-  ``(0, sin(tilt), cos(tilt))`` and :func:`recon.qsm.io.b0_direction` recovers
+  ``(0, sin(tilt), cos(tilt))`` and :func:`qsm.io.b0_direction` recovers
   it from the affine.
 * Field and phase: the relative field is ``delta = D * chi`` (Lorentz-corrected
   dipole convolution, ppm) computed on a padded grid that holds the whole head

@@ -2,15 +2,15 @@
 
 Stages (each in its own module, with its references there):
 
-``mask``        :mod:`recon.qsm.mask` (skipped when a mask is given)
-``unwrap``      :mod:`recon.qsm.unwrap`, on the echo-difference phase
-``echo_fit``    :mod:`recon.qsm.echo`, temporal unwrapping and weighted fit
-``background``  :mod:`recon.qsm.background`
-``inversion``   :mod:`recon.qsm.inversion`
-``reference``   :mod:`recon.qsm.reference`
+``mask``        :mod:`qsm.mask` (skipped when a mask is given)
+``unwrap``      :mod:`qsm.unwrap`, on the echo-difference phase
+``echo_fit``    :mod:`qsm.echo`, temporal unwrapping and weighted fit
+``background``  :mod:`qsm.background`
+``inversion``   :mod:`qsm.inversion`
+``reference``   :mod:`qsm.reference`
 
 After masking everything runs on a working grid cropped to the mask with a
-zero margin (:mod:`recon.qsm.grid`); results come back on the input grid.
+zero margin (:mod:`qsm.grid`); results come back on the input grid.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def reconstruct(
     mask : ndarray of bool, optional
         Brain mask; derived from magnitude and phase quality when omitted.
     inversion : {"tv", "iswim", "tkd"}
-        Dipole inversion method (see :mod:`recon.qsm.inversion`).
+        Dipole inversion method (see :mod:`qsm.inversion`).
     background : {"vsharp", "pdf"}
         Background field removal.
     reference : {"brain", "mask"}

@@ -3,7 +3,7 @@
 A pure numpy/scipy/nibabel/scikit-image package (no Django): load inputs,
 reconstruct a susceptibility map in ppm, save it with provenance.
 
->>> from recon.qsm import reconstruct, load_inputs, save_outputs
+>>> from qsm import reconstruct, load_inputs, save_outputs
 >>> inputs = load_inputs(["mag.nii.gz"], ["phase.nii.gz"])          # doctest: +SKIP
 >>> result = reconstruct(inputs.magnitude, inputs.phase, inputs.te_s,
 ...                      inputs.b0_tesla, inputs.affine, mask=inputs.mask)  # doctest: +SKIP

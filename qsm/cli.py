@@ -1,4 +1,4 @@
-"""Command line: ``python -m recon.qsm --mag ... --phase ... --out chi.nii.gz``.
+"""Command line: ``python -m qsm --mag ... --phase ... --out chi.nii.gz``.
 
 Bad input stops with a one-line message naming the file and the fix, exit
 status 2, and no output written.
@@ -21,7 +21,7 @@ EXIT_BAD_INPUT = 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m recon.qsm",
+        prog="python -m qsm",
         description="Quantitative susceptibility map (ppm) from multi-echo GRE magnitude and phase.",
     )
     parser.add_argument("--mag", nargs="+", required=True, help="magnitude: one 4D NIfTI or one 3D file per echo")

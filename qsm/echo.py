@@ -6,7 +6,7 @@ background removal by fitting the phase evolution over TE.  The pipeline:
 1. ``phase_step``: the complex echo-to-echo phase difference, magnitude
    weighted over all echo pairs when the spacing is uniform, which cancels the
    receive phase offset at TE = 0 and wraps far less than any single echo.
-2. That one image is unwrapped spatially (:mod:`recon.qsm.unwrap`).
+2. That one image is unwrapped spatially (:mod:`qsm.unwrap`).
 3. ``temporal_unwrap``: each echo's phase relative to echo 1 is resolved to the
    2 pi multiple closest to the rate predicted from the echoes already resolved.
 4. ``fit_field``: weighted least squares of phase against TE *with an

@@ -53,7 +53,7 @@ class InputError(ValueError):
 
 @dataclass
 class QSMInputs:
-    """Validated inputs, ready for :func:`recon.qsm.reconstruct`.
+    """Validated inputs, ready for :func:`qsm.reconstruct`.
 
     Attributes
     ----------
@@ -305,7 +305,7 @@ def _temporary_name(path: Path) -> Path:
 
 def _provenance(result: QSMResult, inputs: QSMInputs, targets: dict) -> dict:
     return {
-        "software": "recon.qsm",
+        "software": "qsm",
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "units": "ppm",
         "inputs": inputs.sources,

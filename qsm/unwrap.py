@@ -2,7 +2,7 @@
 
 Both functions take one wrapped 3D phase image in radians.  The pipeline
 unwraps a single image, the echo-to-echo phase difference (see
-:mod:`recon.qsm.echo`), and resolves the echoes temporally from it.
+:mod:`qsm.echo`), and resolves the echoes temporally from it.
 
 References
 ----------
