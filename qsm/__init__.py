@@ -10,7 +10,7 @@ reconstruct a susceptibility map in ppm, save it with provenance.
 >>> save_outputs(result, inputs, "chi.nii.gz")                       # doctest: +SKIP
 """
 
-__version__ = "0.2.0"  # 0.2.0: V-SHARP solved jointly over its radii; TV alpha 8e-5
+__version__ = "0.3.0"  # 0.3.0: dipole-fit background and single-step TV by default
 
 from .io import InputError, QSMInputs, load_inputs, save_outputs  # noqa: E402
 from .pipeline import STAGES, QSMResult, reconstruct  # noqa: E402

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from . import inversion as inv
-from .background import METHODS as BACKGROUNDS
+from .background import DEFAULT as DEFAULT_BACKGROUND, METHODS as BACKGROUNDS
 from .io import InputError, load_inputs, load_mask, save_outputs
 from .pipeline import reconstruct
 from .unwrap import METHODS as UNWRAPS
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--b0-tesla", type=float, help="field strength in T (default: JSON sidecars)")
     parser.add_argument("--mask", help="brain mask NIfTI on the same grid (default: from magnitude and phase)")
     parser.add_argument("--inversion", choices=sorted(inv.INVERSIONS), default=inv.DEFAULT)
-    parser.add_argument("--background", choices=BACKGROUNDS, default="vsharp")
+    parser.add_argument("--background", choices=BACKGROUNDS, default=DEFAULT_BACKGROUND)
     parser.add_argument("--unwrap", choices=UNWRAPS, default="path")
     parser.add_argument("--reference-mask", help="reference region NIfTI (default: whole-brain mean)")
     parser.add_argument("--out", required=True, help="output chi NIfTI (.nii or .nii.gz); provenance JSON beside it")

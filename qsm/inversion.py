@@ -14,6 +14,10 @@ Three methods, selectable by name through :data:`INVERSIONS`:
     solved by ADMM with closed-form updates (weighted-linear FANSI [3]_ [4]_),
     the sparsity-regularised family the ISMRM consensus recommends [5]_.
 
+:func:`single_step_tv` solves background removal and TV inversion as one
+problem from the *total* field [6]_; the pipeline uses it for ``tv`` with the
+default background method (:func:`qsm.background.dipole_fit`).
+
 All take the local field on the zero-padded working grid; ``data_mask`` is
 where the field is known (after background removal) and ``mask`` where
 susceptibility is wanted (the whole brain).  Units in = units out: ppm.
@@ -34,6 +38,9 @@ References
 .. [5] QSM Consensus Organization Committee. Recommended implementation of
    quantitative susceptibility mapping for clinical research in the brain.
    Magn Reson Med 2024;91:1834-1862.
+.. [6] Chatnuntawech I, McDaniel P, Cauley SF, et al. Single-step quantitative
+   susceptibility mapping with variational penalties. NMR Biomed
+   2017;30:e3570.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import ndimage
 
-from .dipole import dipole_kernel, irfft3, rfft3
+from .dipole import dipole_kernel, irfft3, rfft3, sphere_kernel
 
 DEFAULT = "tv"
 
@@ -262,6 +269,122 @@ def tv(
         u_data -= y
         if change < tol:
             break
+    return np.where(mask, chi, 0).astype(np.float32)
+
+
+def single_step_tv(
+    field_ppm: np.ndarray,
+    mask: np.ndarray,
+    voxel_size: Sequence[float],
+    b0_dir: Sequence[float],
+    radii_mm: Sequence[float] = (3.0, 1.5),
+    alpha: float = 5e-5,
+    mu_ratio: float = 10.0,
+    iterations: int = 30,
+    **_: object,
+) -> np.ndarray:
+    """Single-step TV: susceptibility straight from the total field.
+
+    Solves ::
+
+        min_chi  sum_r 1/2 ||M_r (C_r D chi - C_r f)||^2 + alpha ||grad chi||_1
+
+    where ``C_r = delta - S_r`` is the spherical-mean-value high-pass of radius
+    ``r`` (it annihilates the harmonic background field wherever the ball
+    ``S_r`` lies inside the mask, ``M_r``) [6]_.  No local field is estimated
+    first, so nothing is eroded or extrapolated at the brain surface: the
+    smallest ball (one voxel) reaches the outermost layer but one, and the
+    dipole model with the TV prior carries the harmonic part of the local field
+    that every SMV filter removes together with the background.  Small balls
+    only: on the simulated heads 3 and 1.5 mm were as accurate as adding 6 and
+    12 mm, and ADMM converges in far fewer iterations without the large ones.
+
+    ADMM with the splits ``y_r = C_r D chi`` and ``z = grad chi``: every update
+    is closed form, and an iteration costs one real FFT pair per radius plus
+    one.
+
+    Parameters
+    ----------
+    field_ppm : ndarray
+        Total (unwrapped, echo-combined) field, ppm, 3D working grid with a
+        zero margin around the mask.
+    mask : ndarray of bool
+        Brain mask.
+    voxel_size : sequence of float
+        mm.
+    b0_dir : sequence of float
+        B0 in the voxel frame.
+    radii_mm : sequence of float
+        SMV radii, mm; each is raised to at least the largest voxel edge.
+    alpha : float
+        TV weight (field and chi in ppm, gradients per mm).
+    mu_ratio : float
+        ADMM penalty on the gradient split over ``alpha`` (1 on the data splits).
+    iterations : int
+        ADMM iterations.
+
+    Returns
+    -------
+    ndarray
+        float32 susceptibility, ppm, zero outside ``mask``; its mean is
+        undetermined (referenced later).
+    """
+    if alpha <= 0 or mu_ratio <= 0 or iterations < 1:
+        raise ValueError("alpha, mu_ratio and iterations must be positive")
+    shape = field_ppm.shape
+    radii = sorted({max(float(r), float(max(voxel_size))) for r in radii_mm}, reverse=True)
+    brain = mask.astype(np.float32)
+    kernel = dipole_kernel(shape, voxel_size, b0_dir)
+    field_k = rfft3(field_ppm.astype(np.float32) * brain)
+    mask_k = rfft3(brain)
+    operators, fits, data, data_gains = [], [], [], []
+    for radius in radii:
+        smv = sphere_kernel(shape, voxel_size, radius)
+        fit = (irfft3(mask_k * smv, shape) > 0.999).astype(np.float32)
+        high_pass = (1 - smv).astype(np.float32)
+        data.append(irfft3(field_k * high_pass, shape).astype(np.float32) * fit)
+        operators.append(high_pass * kernel)
+        fits.append(fit)
+        data_gains.append((1.0 / (fit + 1.0)).astype(np.float32))
+    del field_k, mask_k
+    mu_grad = np.float32(mu_ratio * alpha)
+    grad, grad_adjoint, grad_gain = _finite_differences(shape, voxel_size)
+    denominator = sum(op**2 for op in operators) + mu_grad * grad_gain
+    denominator[0, 0, 0] = 1.0
+    solve = (1.0 / denominator).astype(np.float32)
+    solve[0, 0, 0] = 0.0
+    del denominator, grad_gain
+
+    # With t = grad(chi) + u, shrinkage leaves the scaled dual u = clip(t) (as in tv).
+    level = np.float32(alpha / mu_grad)
+    splits = [np.zeros(shape, np.float32) for _ in radii]
+    duals = [np.zeros(shape, np.float32) for _ in radii]
+    u_grad = np.zeros((3, *shape), np.float32)
+    t = np.zeros((3, *shape), np.float32)
+    vector_buffer = np.empty((3, *shape), np.float32)
+    scalar_buffer = np.empty(shape, np.float32)
+    for _ in range(iterations):
+        np.multiply(u_grad, -2, out=vector_buffer)
+        vector_buffer += t  # z - u
+        spectrum = rfft3(grad_adjoint(vector_buffer, scalar_buffer))
+        spectrum *= mu_grad
+        for operator, split, dual in zip(operators, splits, duals):
+            np.subtract(split, dual, out=scalar_buffer)
+            part = rfft3(scalar_buffer)
+            part *= operator
+            spectrum += part
+        spectrum *= solve
+        chi = irfft3(spectrum, shape)
+        grad(chi, out=t)
+        t += u_grad
+        np.clip(t, -level, level, out=u_grad)
+        for operator, fit, measured, gain, split, dual in zip(operators, fits, data, data_gains, splits, duals):
+            modelled = irfft3(spectrum * operator, shape)
+            np.add(modelled, dual, out=split)
+            split += measured  # measured is zero where the ball does not fit
+            split *= gain
+            dual += modelled
+            dual -= split
     return np.where(mask, chi, 0).astype(np.float32)
 
 

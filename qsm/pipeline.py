@@ -75,7 +75,7 @@ def reconstruct(
     affine: np.ndarray,
     mask: np.ndarray | None = None,
     inversion: str = inv.DEFAULT,
-    background: str = "vsharp",
+    background: str = bg.DEFAULT,
     reference: str = "brain",
     reference_mask: np.ndarray | None = None,
     progress: Progress | None = None,
@@ -100,8 +100,10 @@ def reconstruct(
         Brain mask; derived from magnitude and phase quality when omitted.
     inversion : {"tv", "iswim", "tkd"}
         Dipole inversion method (see :mod:`qsm.inversion`).
-    background : {"vsharp", "pdf"}
-        Background field removal.
+    background : {"fit", "vsharp", "pdf"}
+        Background field removal (see :mod:`qsm.background`).  With ``"fit"``
+        (default) and ``inversion="tv"`` both are solved as one single-step TV
+        problem, and the local field returned is the field of the result.
     reference : {"brain", "mask"}
         Reference to the whole-brain mean or to ``reference_mask``.
     reference_mask : ndarray of bool, optional
@@ -164,14 +166,18 @@ def reconstruct(
     total_w = echo.rate_to_ppm(rate, b0_tesla)
 
     clock.start("background")
-    if background == "vsharp":
-        local_w, valid_w = bg.vsharp(total_w, brain_w, voxel)
+    options = dict(inversion_options or {})
+    single_step = background == "fit" and inversion == "tv"
+    if single_step:
+        # TV and the dipole fit are one problem: solve it once (Chatnuntawech et al.)
+        chi_w = inv.single_step_tv(total_w, brain_w, voxel, b0_dir, **options)
+        local_w, valid_w = bg.fitted_local_field(chi_w, brain_w, voxel, b0_dir), brain_w
     else:
-        local_w, valid_w = bg.pdf(total_w, brain_w, voxel, b0_dir)
+        local_w, valid_w = _remove_background(background, total_w, brain_w, voxel, b0_dir)
 
     clock.start("inversion")
-    options = dict(inversion_options or {})
-    chi_w = inv.INVERSIONS[inversion](local_w, brain_w, voxel, b0_dir, data_mask=valid_w, **options)
+    if not single_step:
+        chi_w = inv.INVERSIONS[inversion](local_w, brain_w, voxel, b0_dir, data_mask=valid_w, **options)
 
     clock.start("reference")
     ref_w = grid.crop(np.asarray(reference_mask, dtype=bool)) if reference == "mask" else None
@@ -188,7 +194,7 @@ def reconstruct(
         "unwrap": unwrap,
         "echo_combination": "temporal-unwrap+weighted-fit" if unwrap == "path" and len(te) > 1 else "phase-difference",
         "background": background,
-        "inversion": inversion,
+        "inversion": "single-step tv" if single_step else inversion,
         "inversion_options": options,
         "reference": reference,
         "working_grid": list(grid.shape),
@@ -229,6 +235,14 @@ class _StageClock:
         if self._current is not None:
             self._timings[self._current] = round(time.perf_counter() - self._since, 4)
             self._current = None
+
+
+def _remove_background(method, total, brain, voxel, b0_dir):
+    if method == "fit":
+        return bg.dipole_fit(total, brain, voxel, b0_dir)
+    if method == "vsharp":
+        return bg.vsharp(total, brain, voxel)
+    return bg.pdf(total, brain, voxel, b0_dir)
 
 
 def _as_4d(array: np.ndarray, name: str) -> np.ndarray:

@@ -21,11 +21,12 @@ from django.utils import timezone
 from .models import ReconRun
 from .previews import symmetric_limit, write_chi_preview
 from qsm import InputError, __version__, load_inputs, reconstruct, save_outputs
+from qsm.background import DEFAULT as DEFAULT_BACKGROUND
 from qsm.inversion import DEFAULT as DEFAULT_INVERSION
 
 # The library's default inversion is the one that measured best on the phantoms (docs/qsm.md);
 # iSWIM, the seed study's method, is one click away on the scan page.
-DEFAULT_PARAMS = {"inversion": DEFAULT_INVERSION, "background": "vsharp", "mask": "magnitude", "reference": "brain"}
+DEFAULT_PARAMS = {"inversion": DEFAULT_INVERSION, "background": DEFAULT_BACKGROUND, "mask": "magnitude", "reference": "brain"}
 PROGRESS_INTERVAL_S = 0.5
 
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from clinical.models import ScanSession
 
-INVERSIONS = {"tv": "TV-ADMM (default)", "iswim": "iSWIM (Tang 2013, the seed study's)", "tkd": "TKD"}
-BACKGROUNDS = {"vsharp": "V-SHARP", "pdf": "PDF"}
+INVERSIONS = {"tv": "TV (default; single-step with the dipole fit)", "iswim": "iSWIM (Tang 2013, the seed study's)", "tkd": "TKD"}
+BACKGROUNDS = {"fit": "Dipole fit (default)", "vsharp": "V-SHARP", "pdf": "PDF"}
 MASK_SOURCES = {"magnitude": "from the magnitude (automatic)"}
 REFERENCES = {"brain": "whole-brain mean"}
 
