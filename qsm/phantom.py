@@ -29,10 +29,10 @@ Conventions
   positions, sizes and susceptibilities, vein and air-cavity placement, a few
   cortical veins) from :meth:`Anatomy.varied`; ``sulci`` carves grey-matter
   lined CSF clefts into the cortex, a central and a precentral sulcus bounding
-  each motor band among them; ``shim_order`` removes the least-squares
-  polynomial of that degree (2 = second-order spherical harmonics) fitted to
-  the total field inside the brain mask, as the scanner's shim does, from the
-  total field (the local field is unchanged); ``dephasing`` multiplies each
+  each motor band among them; ``shim_order`` removes the least-squares fit of
+  the spherical-harmonic shim terms up to that degree (2 = a second-order
+  shim) to the total field inside the brain mask from the total field, as the
+  scanner's shim does (the local field is unchanged); ``dephasing`` multiplies each
   voxel's signal by ``prod_i sinc(gamma_bar B0 G_i TE)``, where ``G_i`` is
   the (shimmed) total field's change across the voxel along axis ``i``: the
   intravoxel dephasing that empties voxels next to air cavities at late
@@ -380,8 +380,8 @@ def simulate_head(
         Carve sulci into the cortex (:meth:`Anatomy.with_sulci`, seeded by
         ``anatomy_seed`` or 0).
     shim_order : {None, 0, 1, 2}
-        Degree of the polynomial (spherical-harmonic) shim fitted to the total
-        field inside the brain mask and removed from it; no shim when None.
+        Degree of the spherical-harmonic shim fitted to the total field inside
+        the brain mask and removed from it (:func:`shim_fit`); none when None.
     dephasing : bool
         Apply intravoxel dephasing from the total field's gradient.
 
@@ -564,12 +564,13 @@ def susceptibility_table(anatomy: Anatomy, extra: np.ndarray) -> np.ndarray:
 
 
 def shim_fit(field_ppm: np.ndarray, mask: np.ndarray, voxel: Sequence[float], order: int) -> np.ndarray:
-    """Least-squares polynomial of degree ``order`` fitted to the field inside ``mask``.
+    """Least-squares fit of the shim terms up to ``order`` to the field inside ``mask``.
 
-    Up to degree 2 the polynomials span the scanner's spherical-harmonic shim
-    terms (1; x, y, z; xy, xz, yz, x^2 - y^2, 2z^2 - x^2 - y^2) plus
-    ``x^2 + y^2 + z^2``, so subtracting the fit is what a second-order shim
-    does to the field inside the brain [4]_.
+    The terms are the solid spherical harmonics a shim coil can make: 1;
+    x, y, z; xy, xz, yz, x^2 - y^2, 2z^2 - x^2 - y^2 [4]_.  They are harmonic
+    (no sources inside the head), so removing them changes the background field
+    only; ``x^2 + y^2 + z^2``, the one degree-2 polynomial left out, is not a
+    field any coil produces and would fake a local field.
 
     Parameters
     ----------
@@ -580,19 +581,16 @@ def shim_fit(field_ppm: np.ndarray, mask: np.ndarray, voxel: Sequence[float], or
     voxel : sequence of float
         Voxel size, mm.
     order : {0, 1, 2}
-        Polynomial degree.
+        Highest harmonic degree.
 
     Returns
     -------
     ndarray
         float32 fitted field on the whole grid, ppm.
     """
-    axes = [c / np.float32(100.0) for c in _coordinates(field_ppm.shape, voxel)]  # decimetres: well conditioned
-    terms = [np.ones((1, 1, 1), np.float32)]
-    if order >= 1:
-        terms += axes
-    if order >= 2:
-        terms += [a * b for i, a in enumerate(axes) for b in axes[i:]]
+    x, y, z = (c / np.float32(100.0) for c in _coordinates(field_ppm.shape, voxel))  # decimetres: well conditioned
+    terms = [np.ones((1, 1, 1), np.float32), x, y, z, x * y, x * z, y * z, x**2 - y**2, 2 * z**2 - x**2 - y**2]
+    terms = terms[: {0: 1, 1: 4, 2: 9}[order]]
     design = np.stack([np.broadcast_to(term, field_ppm.shape)[mask] for term in terms], axis=1).astype(np.float64)
     coefficients = np.linalg.lstsq(design, field_ppm[mask].astype(np.float64), rcond=None)[0]
     fit = np.zeros(field_ppm.shape, dtype=np.float32)
