@@ -242,11 +242,10 @@ def own_case(
         voxel_size_mm=tuple(voxel), matrix=_matrix(fov_mm, voxel), te_ms=te_ms, peak_snr=peak_snr,
         b0_tilt_deg=tilt_deg, seed=seed, anatomy_seed=seed, sulci=True, shim_order=2, dephasing=True,
     )
-    seg = np.vectorize(QSM_CI_LABELS.get, otypes=[np.uint8])(head.labels)
     return Case(
         name=name, source="own", magnitude=head.magnitude, phase=head.phase, te_s=head.te_s,
         b0_tesla=head.b0_tesla, affine=head.affine, mask=head.brain_mask, chi=head.chi,
-        local_field_ppm=head.local_field_ppm, rois=head.rois, seg=seg, voxel_size=head.voxel_size,
+        local_field_ppm=head.local_field_ppm, rois=head.rois, seg=_qsm_ci_seg(head.labels), voxel_size=head.voxel_size,
         tilt_deg=float(tilt_deg),
     )
 
@@ -344,7 +343,7 @@ def forward_case(
         chi=resample(model.chi, "continuous").astype(np.float32),
         local_field_ppm=resample(local.astype(np.float32), "continuous").astype(np.float32),
         rois={roi: labels == value for roi, value in ROI_LABELS.items()},
-        seg=np.vectorize(QSM_CI_LABELS.get, otypes=[np.uint8])(labels),
+        seg=_qsm_ci_seg(labels),
         voxel_size=tuple(float(v) for v in voxel), tilt_deg=float(tilt_deg),
     )
 
@@ -399,6 +398,12 @@ def score(case: Case, result) -> dict:
     for roi, region in case.rois.items():
         row[f"bias_ppb_{roi}"] = 1000.0 * float(chi_centred[region].mean() - truth_centred[region].mean())
     return row
+
+
+def _qsm_ci_seg(labels: np.ndarray) -> np.ndarray:
+    """Our tissue labels translated to the qsm-forward segmentation (:data:`QSM_CI_LABELS`)."""
+    table = np.array([QSM_CI_LABELS[label] for label in range(len(QSM_CI_LABELS))], dtype=np.uint8)
+    return table[labels]
 
 
 def _matrix(fov_mm: Sequence[float], voxel) -> tuple[int, int, int]:
