@@ -12,7 +12,8 @@ reconstruct a susceptibility map in ppm, save it with provenance.
 
 __version__ = "0.2.0"  # 0.2.0: V-SHARP solved jointly over its radii; TV alpha 8e-5
 
-from .io import InputError, QSMInputs, load_inputs, save_outputs  # noqa: E402
+from .inputs import InputError  # noqa: E402
+from .io import QSMInputs, load_inputs, save_outputs  # noqa: E402
 from .pipeline import STAGES, QSMResult, reconstruct  # noqa: E402
 
 __all__ = [

@@ -5,10 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 
 from qsm.cli import main
-from qsm.io import sidecar_path
+from qsm.io import load_inputs, sidecar_path
 
 from qsm_files import write_nifti
 
@@ -82,6 +83,64 @@ def test_phase_neither_radians_nor_siemens(capsys, tmp_path):
     mags, phases = echo_files(tmp_path, phase_scale=100.0)
     err = expect_rejection(capsys, tmp_path, mags, phases, "ph0.nii.gz")
     assert "radians" in err
+
+
+def test_phase_in_degrees(capsys, tmp_path):
+    mags, phases = echo_files(tmp_path, phase_scale=180 / np.pi)
+    err = expect_rejection(capsys, tmp_path, mags, phases, "ph")
+    assert "which looks like degrees; export phase in radians" in err
+
+
+def test_phase_mis_scaled_to_two_pi(capsys, tmp_path):
+    mags, phases = echo_files(tmp_path, phase_scale=2.0)
+    err = expect_rejection(capsys, tmp_path, mags, phases, "ph")
+    assert "more than the 2 pi of wrapped radians" in err
+
+
+def test_unsigned_12_bit_phase_is_read(tmp_path):
+    mags, phases = echo_files(tmp_path, phase_scale=1.0)
+    for path in phases:
+        image = nib.load(path)
+        radians = image.get_fdata()
+        stored = np.mod(np.round(radians * 2048 / np.pi + 2048), 4096).astype(np.uint16)
+        nib.save(nib.Nifti1Image(stored, image.affine), path)
+    inputs = load_inputs(mags, phases)
+    assert inputs.phase_scaling == "unsigned12"
+    assert inputs.phase.min() >= -np.pi and inputs.phase.max() < np.pi
+
+
+def test_seconds_given_as_te_ms(capsys, tmp_path):
+    mags, phases = echo_files(tmp_path)
+    err = expect_rejection(capsys, tmp_path, mags, phases, "ph0.nii.gz", "--te-ms", "0.004,0.010,0.016")
+    assert "--te-ms 0.004 ms is outside 0.5-100 ms; give --te-ms in milliseconds" in err
+
+
+def test_sidecar_echo_time_in_milliseconds(capsys, tmp_path):
+    mags, phases = echo_files(tmp_path, tes=(4.0, 10.0, 16.0))
+    err = expect_rejection(capsys, tmp_path, mags, phases, "ph0.json")
+    assert "EchoTime 4 s is 4000 ms, outside 0.5-100 ms; BIDS EchoTime is in seconds" in err
+
+
+def test_field_strength_in_millitesla(capsys, tmp_path):
+    mags, phases = echo_files(tmp_path)
+    err = expect_rejection(capsys, tmp_path, mags, phases, "ph0.nii.gz", "--b0-tesla", "3000")
+    assert "looks like millitesla" in err
+
+
+def test_a_missing_output_folder_fails_before_anything_is_read(capsys, tmp_path):
+    out = tmp_path / "no-such-folder" / "chi.nii.gz"
+    status = main(["--mag", str(tmp_path / "absent_mag.nii.gz"), "--phase", str(tmp_path / "absent_ph.nii.gz"),
+                   "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2
+    assert err == (f"qsm: error: {out}: the output folder {out.parent} does not exist; "
+                   "create it or choose another output path.")
+    assert not out.parent.exists()
+
+
+def test_a_wrong_output_suffix_fails_first(capsys, tmp_path):
+    status = main(["--mag", "absent.nii", "--phase", "absent.nii", "--out", str(tmp_path / "chi.mgz"), "--quiet"])
+    assert status == 2 and "must end with .nii or .nii.gz" in capsys.readouterr().err
 
 
 def test_two_dimensional_data(capsys, tmp_path):
