@@ -25,8 +25,10 @@ In order, first match wins:
    (-180..180 or 0..360).  A range test alone would read them as the Siemens
    scale, 23 times too small.
 5. Not integers: refused (no scanner stores fractional phase units).
-6. Integers in 0..4095 spanning at least 4000: the unsigned 12-bit scale
-   (raw Siemens pixels before rescaling), ``value * 2 pi / 4096 - pi``.
+6. Integers in 0..4095 spanning at least 4000 (351 degrees): the unsigned
+   12-bit scale (raw Siemens pixels before rescaling),
+   ``value * 2 pi / 4096 - pi``; a narrower span is refused, since it could
+   as well be milliradians or half of the signed scale.
 7. Integers in -4096..4095 with some value beyond +-3143: the signed
    Siemens scale, pixels 0..4095 rescaled with RescaleSlope 2 and
    RescaleIntercept -4096 (as dcm2niix writes them), ``value * pi / 4096``.
@@ -198,8 +200,11 @@ def phase_scale(low: float, high: float, integral: bool, name: str) -> PhaseScal
     if not integral:
         raise InputError(name, f"{values} in non-integer steps, neither radians nor a scanner's integer scale",
                          _PHASE_REMEDY)
-    if 0 <= low and high <= 4095 and span >= UNSIGNED_MIN_SPAN:
-        return UNSIGNED_12BIT
+    if 0 <= low and high <= 4095:
+        if span >= UNSIGNED_MIN_SPAN:
+            return UNSIGNED_12BIT
+        raise InputError(name, f"{values} in integers, too narrow a span for the unsigned 12-bit scale (0..4095)",
+                         "convert the phase to radians (-pi..pi) before loading it")
     if SIEMENS_MIN <= low < 0 and high <= SIEMENS_MAX and max(-low, high) > MILLIRADIAN_LIMIT:
         return SIEMENS
     if -MILLIRADIAN_LIMIT <= low and high <= MILLIRADIAN_LIMIT:
