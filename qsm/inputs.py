@@ -13,7 +13,8 @@ largest value, whether every value is an integer, and the span (largest
 minus smallest).  A wrapped phase image of a head fills almost the whole
 circle (noise outside the head alone does), so the span says which scale
 the circle was stored in.  Every accepted scale ends wrapped to [-pi, pi).
-In order, first match wins:
+Files holding integers mixed with files holding fractions are refused (one
+series, one scale).  Then, in order, first match wins:
 
 1. Within [-pi, pi] (tolerance 1e-3): radians.
 2. Within [-2 pi, 2 pi] and a span of at most 2 pi: radians wrapped to
@@ -148,15 +149,20 @@ def phase_to_radians(parts: Sequence[tuple[str, np.ndarray]]) -> str:
     Raises
     ------
     InputError
-        Naming the file holding the most extreme value, when the series
-        matches no known scale (rules in the module docstring).
+        When integer and non-integer files are mixed, or naming the file
+        holding the most extreme value when the series matches no known
+        scale (rules in the module docstring).
     """
     ranges = [(name, float(array.min()), float(array.max())) for name, array in parts]
     low, high = min(r[1] for r in ranges), max(r[2] for r in ranges)
-    integral = all(_is_integral(array) for _, array in parts)
+    integral = [_is_integral(array) for _, array in parts]
+    if any(integral) and not all(integral):
+        fractional, whole = parts[integral.index(False)][0], parts[integral.index(True)][0]
+        raise InputError(fractional, f"phase in non-integer steps while {whole} holds integers",
+                         "give every echo of the phase in one scale")
     extreme = low if abs(low) >= abs(high) else high
     owner = next(name for name, lo, hi in ranges if extreme in (lo, hi))
-    scale = phase_scale(low, high, integral, owner)
+    scale = phase_scale(low, high, all(integral), owner)
     for _, array in parts:
         if scale.factor != 1.0:
             array *= np.float32(scale.factor)

@@ -134,6 +134,12 @@ def test_integers_beyond_12_bits_are_refused():
     assert "outside the scanner scales" in refusal(np.round(TRUE_PHASE * 4096 / np.pi) * 4).problem
 
 
+def test_integer_and_fractional_files_in_one_series_are_refused():
+    parts = [("e1.nii", np.round(TRUE_PHASE * 4096 / np.pi)), ("e2.nii", TRUE_PHASE.copy())]
+    with pytest.raises(InputError, match=r"^e2\.nii: phase in non-integer steps while e1\.nii holds integers; give"):
+        phase_to_radians(parts)
+
+
 def test_the_refusal_names_the_file_holding_the_extreme_value():
     parts = [("e1.nii", TRUE_PHASE.copy()), ("e2.nii", np.degrees(TRUE_PHASE)), ("e3.nii", TRUE_PHASE.copy())]
     with pytest.raises(InputError, match=r"^e2\.nii: phase spans .* looks like degrees"):

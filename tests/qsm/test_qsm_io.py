@@ -45,6 +45,18 @@ def test_load_inputs_per_echo_files_with_sidecars_and_siemens_phase(tmp_path):
     assert len(inputs.sources["phase"][0]["sha256"]) == 64
 
 
+def test_the_phase_scale_is_decided_over_all_echo_files(tmp_path):
+    rng = np.random.default_rng(1)
+    magnitude = np.ones((6, 7, 8, 2), np.float32)
+    phase = np.stack([rng.uniform(-0.5, 0.5, (6, 7, 8)), rng.uniform(-np.pi, np.pi, (6, 7, 8))], axis=-1)
+    mags, phases = write_echoes(tmp_path, magnitude, np.round(phase * 4096 / np.pi), (4, 10), np.eye(4))
+    inputs = load_inputs(mags, phases)  # echo 1 alone (-650..650) could be milliradians
+    assert inputs.phase_scaling == "siemens" and np.allclose(inputs.phase, phase, atol=np.pi / 4096)
+    write_nifti(phases[1], np.degrees(phase[..., 1]).astype(np.float32))
+    with pytest.raises(InputError, match=r"phase_e2.nii.gz: phase in non-integer steps while .*phase_e1.nii.gz holds"):
+        load_inputs(mags, phases)
+
+
 def test_load_inputs_4d_with_te_list_in_sidecar(tmp_path):
     data = np.ones((5, 5, 5, 2), np.float32)
     mag = write_nifti(tmp_path / "mag.nii", data)
