@@ -217,15 +217,23 @@ def save_outputs(
     -------
     dict of str to Path
         Written files by role.
+
+    Raises
+    ------
+    InputError
+        When ``out_path`` does not end with .nii/.nii.gz or its folder is missing or read-only.
     """
-    out_path = check_output_path(out_path)
-    targets: dict[str, tuple[Path, np.ndarray | None]] = {"chi": (out_path, result.chi.astype(np.float32))}
+    intermediates: dict[str, tuple[Path, np.ndarray]] = {}
     if intermediates_dir is not None:
         folder = Path(intermediates_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        targets["mask"] = (folder / "mask.nii.gz", result.mask.astype(np.uint8))
-        targets["total_field_ppm"] = (folder / "total_field_ppm.nii.gz", result.total_field_ppm.astype(np.float32))
-        targets["local_field_ppm"] = (folder / "local_field_ppm.nii.gz", result.local_field_ppm.astype(np.float32))
+        folder.mkdir(parents=True, exist_ok=True)  # before the output check: it may be chi's folder (recon jobs)
+        intermediates = {
+            "mask": (folder / "mask.nii.gz", result.mask.astype(np.uint8)),
+            "total_field_ppm": (folder / "total_field_ppm.nii.gz", result.total_field_ppm.astype(np.float32)),
+            "local_field_ppm": (folder / "local_field_ppm.nii.gz", result.local_field_ppm.astype(np.float32)),
+        }
+    out_path = check_output_path(out_path)
+    targets = {"chi": (out_path, result.chi.astype(np.float32))} | intermediates
     provenance_path = sidecar_path(out_path)
     written: list[tuple[Path, Path]] = []
     try:
