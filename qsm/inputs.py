@@ -16,7 +16,7 @@ the circle was stored in.  Every accepted scale ends wrapped to [-pi, pi).
 Files holding integers mixed with files holding fractions are refused (one
 series, one scale).  Then, in order, first match wins:
 
-1. Within [-pi, pi] (tolerance 1e-3): radians.
+1. Within [-pi, pi] (tolerance 1e-3): radians, kept bit for bit.
 2. Within [-2 pi, 2 pi] and a span of at most 2 pi: radians wrapped to
    another interval (e.g. 0..2 pi).
 3. Within [-2 pi, 2 pi] with a larger span: refused; wrapped radians never
@@ -221,12 +221,14 @@ def phase_scale(low: float, high: float, integral: bool, name: str) -> PhaseScal
 
 
 def wrap_phase(phase: np.ndarray) -> None:
-    """Wrap float32 phase into [-pi, pi) in place."""
+    """Wrap float32 phase into [-pi, pi) in place; values already there keep their exact bits."""
     pi, two_pi = np.float32(np.pi), np.float32(2 * np.pi)
-    phase += pi
-    np.mod(phase, two_pi, out=phase)
-    phase -= pi
-    phase[phase >= pi] -= two_pi
+    outside = (phase < -pi) | (phase >= pi)
+    if not outside.any():
+        return
+    wrapped = np.mod(phase[outside] + pi, two_pi) - pi
+    wrapped[wrapped >= pi] -= two_pi
+    phase[outside] = wrapped
 
 
 def _is_integral(array: np.ndarray) -> bool:
