@@ -13,8 +13,8 @@ largest value, whether every value is an integer, and the span (largest
 minus smallest).  A wrapped phase image of a head fills almost the whole
 circle (noise outside the head alone does), so the span says which scale
 the circle was stored in.  Every accepted scale ends wrapped to [-pi, pi).
-Files holding integers mixed with files holding fractions are refused (one
-series, one scale).  Then, in order, first match wins:
+Beyond +-2 pi, files holding integers mixed with files holding fractions
+are refused (one series, one scale).  Then, in order, first match wins:
 
 1. Within [-pi, pi] (tolerance 1e-3): radians, kept bit for bit.
 2. Within [-2 pi, 2 pi] and a span of at most 2 pi: radians wrapped to
@@ -156,7 +156,8 @@ def phase_to_radians(parts: Sequence[tuple[str, np.ndarray]]) -> str:
     ranges = [(name, float(array.min()), float(array.max())) for name, array in parts]
     low, high = min(r[1] for r in ranges), max(r[2] for r in ranges)
     integral = [_is_integral(array) for _, array in parts]
-    if any(integral) and not all(integral):
+    # Integer-ness tells scales apart only beyond 2 pi (a radian echo may be all zeros).
+    if any(integral) and not all(integral) and max(-low, high) > 2 * np.pi + RADIAN_TOL:
         fractional, whole = parts[integral.index(False)][0], parts[integral.index(True)][0]
         raise InputError(fractional, f"phase in non-integer steps while {whole} holds integers",
                          "give every echo of the phase in one scale")

@@ -140,6 +140,11 @@ def test_integer_and_fractional_files_in_one_series_are_refused():
         phase_to_radians(parts)
 
 
+def test_an_all_zero_echo_among_radian_echoes_is_fine():
+    parts = [("e1.nii", np.zeros((3, 3, 3), np.float32)), ("e2.nii", TRUE_PHASE.copy())]
+    assert phase_to_radians(parts) == "radians"
+
+
 def test_the_refusal_names_the_file_holding_the_extreme_value():
     parts = [("e1.nii", TRUE_PHASE.copy()), ("e2.nii", np.degrees(TRUE_PHASE)), ("e3.nii", TRUE_PHASE.copy())]
     with pytest.raises(InputError, match=r"^e2\.nii: phase spans .* looks like degrees"):
