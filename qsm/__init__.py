@@ -12,7 +12,8 @@ reconstruct a susceptibility map in ppm, save it with provenance.
 
 __version__ = "0.3.0"  # 0.3.0: dipole-fit background and single-step TV by default
 
-from .io import InputError, QSMInputs, load_inputs, save_outputs  # noqa: E402
+from .inputs import InputError  # noqa: E402
+from .io import QSMInputs, load_inputs, save_outputs  # noqa: E402
 from .pipeline import STAGES, QSMResult, reconstruct  # noqa: E402
 
 __all__ = [

@@ -1,7 +1,8 @@
 """Command line: ``python -m qsm --mag ... --phase ... --out chi.nii.gz``.
 
 Bad input stops with a one-line message naming the file and the fix, exit
-status 2, and no output written.
+status 2, and no output written.  The output path is checked first, so a
+missing folder is reported before minutes of computing, not after.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from collections.abc import Sequence
 
 from . import inversion as inv
 from .background import DEFAULT as DEFAULT_BACKGROUND, METHODS as BACKGROUNDS
-from .io import InputError, load_inputs, load_mask, save_outputs
+from .inputs import check_output_path
+from .io import load_inputs, load_mask, save_outputs
 from .pipeline import reconstruct
 from .unwrap import METHODS as UNWRAPS
 
@@ -25,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Quantitative susceptibility map (ppm) from multi-echo GRE magnitude and phase.",
     )
     parser.add_argument("--mag", nargs="+", required=True, help="magnitude: one 4D NIfTI or one 3D file per echo")
-    parser.add_argument("--phase", nargs="+", required=True, help="phase (radians or Siemens -4096..4095), same layout")
+    parser.add_argument("--phase", nargs="+", required=True, help="phase (radians or the scanner scale -4096..4095 / 0..4095), same layout")
     parser.add_argument("--te-ms", type=_echo_times, help="echo times in ms, comma-separated (default: JSON sidecars)")
     parser.add_argument("--b0-tesla", type=float, help="field strength in T (default: JSON sidecars)")
     parser.add_argument("--mask", help="brain mask NIfTI on the same grid (default: from magnitude and phase)")
@@ -42,8 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if not args.out.endswith((".nii", ".nii.gz")):
-            raise InputError(f"{args.out}: output must end with .nii or .nii.gz; rename --out")
+        check_output_path(args.out)
         inputs = load_inputs(args.mag, args.phase, args.te_ms, args.b0_tesla, args.mask)
         reference_mask = None
         if args.reference_mask:

@@ -6,17 +6,9 @@ Magnitude and phase come as one 4D NIfTI each (echoes last) or as one 3D
 NIfTI per echo, all on one grid (same shape and affine).  Echo times (seconds,
 BIDS ``EchoTime``) and field strength (``MagneticFieldStrength``, T) come from
 the BIDS/dcm2niix JSON sidecars beside the images (``x.nii.gz`` ->
-``x.json``), or from arguments, which take precedence.  Phase is accepted in
-radians or in the Siemens integer scale -4096..4095, converted by
-``radians = value * pi / 4096``.
-
-Geometry
---------
-Affines map voxel indices to RAS+ world millimetres (NIfTI convention:
-+x Right, +y Anterior, +z Superior).  The scanner's B0 points along world +z.
-:func:`b0_direction` maps it into the orthonormal frame of the voxel axes with
-the inverse of the affine's rotation (the affine with its voxel sizes divided
-out), so oblique slabs get the right dipole kernel.
+``x.json``), or from arguments, which take precedence.  What is accepted
+(phase scales, echo-time and field-strength ranges, grids, output paths) is
+decided in :mod:`qsm.inputs`, shared with the web upload.
 
 References
 ----------
@@ -36,19 +28,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import nibabel as nib
 import numpy as np
 
-if TYPE_CHECKING:
-    from .pipeline import QSMResult
+from .inputs import (
+    InputError,
+    check_output_path,
+    check_same_grid,
+    echo_times_s,
+    field_strength_t,
+    phase_to_radians,
+)
 
-SIEMENS_PHASE_MIN, SIEMENS_PHASE_MAX = -4096, 4095
 
+class Reconstruction(Protocol):
+    """What :func:`save_outputs` reads from a :class:`qsm.QSMResult` (not imported: no io -> pipeline cycle)."""
 
-class InputError(ValueError):
-    """Unusable input; the message names the file and says how to fix it."""
+    chi: np.ndarray
+    mask: np.ndarray
+    total_field_ppm: np.ndarray
+    local_field_ppm: np.ndarray
+    params: dict
+    timings: dict
 
 
 @dataclass
@@ -66,7 +69,7 @@ class QSMInputs:
         4x4 voxel-to-RAS-mm.
     mask : ndarray of bool or None
     phase_scaling : str
-        ``"radians"`` or ``"siemens"`` (what the files held).
+        ``"radians"``, ``"siemens"`` or ``"unsigned12"`` (what the files held).
     sources : dict
         Input paths and SHA-256 digests by role.
     """
@@ -79,36 +82,6 @@ class QSMInputs:
     mask: np.ndarray | None = None
     phase_scaling: str = "radians"
     sources: dict = field(default_factory=dict)
-
-
-def voxel_sizes(affine: np.ndarray) -> tuple[float, float, float]:
-    """Voxel edge lengths (mm): the column norms of the affine's linear part."""
-    sizes = np.linalg.norm(np.asarray(affine, dtype=float)[:3, :3], axis=0)
-    if np.any(sizes <= 0):
-        raise ValueError("the affine has a zero-length voxel axis")
-    return tuple(float(s) for s in sizes)
-
-
-def b0_direction(affine: np.ndarray, b0_world: Sequence[float] = (0.0, 0.0, 1.0)) -> np.ndarray:
-    """Unit B0 vector in the orthonormal voxel-axis frame.
-
-    Parameters
-    ----------
-    affine : ndarray
-        4x4 voxel-to-RAS-mm affine.
-    b0_world : sequence of float
-        B0 in world (RAS) coordinates; scanner +z (superior) by default.
-
-    Returns
-    -------
-    ndarray
-        ``R^-1 b0_world`` normalised, with ``R`` the affine's linear part with
-        voxel sizes divided out (an orthogonal matrix for unsheared affines).
-    """
-    linear = np.asarray(affine, dtype=float)[:3, :3]
-    rotation = linear / np.array(voxel_sizes(affine))
-    direction = np.linalg.solve(rotation, np.asarray(b0_world, dtype=float))
-    return direction / np.linalg.norm(direction)
 
 
 def sidecar_path(image_path: str | Path) -> Path:
@@ -129,28 +102,7 @@ def read_sidecar(image_path: str | Path) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
-        raise InputError(f"{path}: unreadable JSON sidecar ({error}); fix or remove it") from error
-
-
-def phase_to_radians(phase: np.ndarray, path: str | Path = "phase") -> tuple[np.ndarray, str]:
-    """Detect the phase scale and return radians plus ``"radians"``/``"siemens"``.
-
-    Raises
-    ------
-    InputError
-        When the values are neither radians nor Siemens integers.
-    """
-    low, high = float(phase.min()), float(phase.max())
-    tolerance = 1e-3
-    if -2 * np.pi - tolerance <= low and high <= 2 * np.pi + tolerance and high - low <= 2 * np.pi + tolerance:
-        return phase.astype(np.float32, copy=False), "radians"
-    integral = np.allclose(phase, np.round(phase), atol=1e-3)
-    if integral and SIEMENS_PHASE_MIN <= low and high <= SIEMENS_PHASE_MAX:
-        return (phase * np.float32(np.pi / 4096)).astype(np.float32), "siemens"
-    raise InputError(
-        f"{path}: phase values span [{low:.4g}, {high:.4g}], neither radians (-pi..pi) "
-        f"nor Siemens integers (-4096..4095); convert the phase to radians"
-    )
+        raise InputError(path, f"unreadable JSON sidecar ({error})", "fix or remove it") from error
 
 
 def load_inputs(
@@ -184,27 +136,26 @@ def load_inputs(
     """
     mag_paths, phase_paths = [Path(p) for p in mag_paths], [Path(p) for p in phase_paths]
     if not mag_paths or not phase_paths:
-        raise InputError("no magnitude or phase given; pass --mag and --phase files")
+        raise InputError("--mag/--phase", "no magnitude or phase given", "pass --mag and --phase files")
+    # Arguments are checked before any image is read, so a typo fails fast.
+    given_te_s = None if te_ms is None else echo_times_s(te_ms, "ms", [phase_paths[0]] * len(te_ms), "--te-ms")
+    given_b0 = None if b0_tesla is None else field_strength_t(b0_tesla, phase_paths[0], "--b0-tesla")
     reference = mag_paths[0]
     ref_image = _load_image(reference)
     shape, affine = ref_image.shape[:3], ref_image.affine
 
     magnitude = _stack(mag_paths, shape, affine, reference)
-    phase_raw = _stack(phase_paths, shape, affine, reference)
-    if magnitude.shape[3] != phase_raw.shape[3]:
-        raise InputError(
-            f"{phase_paths[0]}: {phase_raw.shape[3]} phase echoes but {magnitude.shape[3]} magnitude echoes "
-            f"({reference}); give the same echoes for both"
-        )
-    phase_parts, scalings = [], set()
-    for e, path in enumerate(_echo_owners(phase_paths, phase_raw.shape[3])):
-        part, scaling = phase_to_radians(phase_raw[..., e], path)
-        phase_parts.append(part)
-        scalings.add(scaling)
-    phase = np.stack(phase_parts, axis=-1)
-
-    te_s = _echo_times(te_ms, [phase_paths, mag_paths], magnitude.shape[3])
-    b0 = _field_strength(b0_tesla, phase_paths + mag_paths)
+    phase = _stack(phase_paths, shape, affine, reference)
+    echoes = magnitude.shape[3]
+    if phase.shape[3] != echoes:
+        raise InputError(phase_paths[0], f"{phase.shape[3]} phase echoes but {echoes} magnitude echoes ({reference})",
+                         "give the same echoes for both")
+    owners = phase_paths if len(phase_paths) == echoes else [phase_paths[0]] * echoes
+    phase_scaling = phase_to_radians([(str(owner), phase[..., e]) for e, owner in enumerate(owners)])
+    te_s = given_te_s if given_te_s is not None else _sidecar_echo_times([phase_paths, mag_paths])
+    if len(te_s) != echoes:
+        raise InputError(phase_paths[0], f"{echoes} echoes but {len(te_s)} echo times", "give one echo time per echo")
+    b0 = given_b0 if given_b0 is not None else _sidecar_field_strength(phase_paths + mag_paths)
     mask = None if mask_path is None else load_mask(mask_path, shape, affine, reference)
     sources = {
         "magnitude": [_describe(p) for p in mag_paths],
@@ -218,7 +169,7 @@ def load_inputs(
         b0_tesla=b0,
         affine=np.asarray(affine, dtype=float),
         mask=mask,
-        phase_scaling="siemens" if "siemens" in scalings else "radians",
+        phase_scaling=phase_scaling,
         sources=sources,
     )
 
@@ -233,15 +184,15 @@ def load_mask(path: str | Path, shape, affine: np.ndarray, reference: str | Path
     """
     path = Path(path)
     image = _load_image(path)
-    _check_grid(path, image, tuple(shape[:3]), affine, Path(reference))
+    check_same_grid(image.shape, image.affine, shape, affine, str(path), str(reference))
     data = np.asarray(image.dataobj).reshape(tuple(shape[:3]))
     if not np.isfinite(data).all() or not (data > 0).any():
-        raise InputError(f"{path}: the mask is empty or not finite; give a mask with non-zero voxels")
+        raise InputError(path, "the mask is empty or not finite", "give a mask with non-zero voxels")
     return data > 0
 
 
 def save_outputs(
-    result: QSMResult,
+    result: Reconstruction,
     inputs: QSMInputs,
     out_path: str | Path,
     intermediates_dir: str | Path | None = None,
@@ -254,6 +205,7 @@ def save_outputs(
     Parameters
     ----------
     result : QSMResult
+        Or anything with its ``chi``, ``mask``, field maps, ``params`` and ``timings``.
     inputs : QSMInputs
         Supplies the affine and the input provenance.
     out_path : path
@@ -265,17 +217,23 @@ def save_outputs(
     -------
     dict of str to Path
         Written files by role.
+
+    Raises
+    ------
+    InputError
+        When ``out_path`` does not end with .nii/.nii.gz or its folder is missing or read-only.
     """
-    out_path = Path(out_path)
-    if not out_path.name.endswith((".nii", ".nii.gz")):
-        raise InputError(f"{out_path}: output must end with .nii or .nii.gz")
-    targets: dict[str, tuple[Path, np.ndarray | None]] = {"chi": (out_path, result.chi.astype(np.float32))}
+    intermediates: dict[str, tuple[Path, np.ndarray]] = {}
     if intermediates_dir is not None:
         folder = Path(intermediates_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        targets["mask"] = (folder / "mask.nii.gz", result.mask.astype(np.uint8))
-        targets["total_field_ppm"] = (folder / "total_field_ppm.nii.gz", result.total_field_ppm.astype(np.float32))
-        targets["local_field_ppm"] = (folder / "local_field_ppm.nii.gz", result.local_field_ppm.astype(np.float32))
+        folder.mkdir(parents=True, exist_ok=True)  # before the output check: it may be chi's folder (recon jobs)
+        intermediates = {
+            "mask": (folder / "mask.nii.gz", result.mask.astype(np.uint8)),
+            "total_field_ppm": (folder / "total_field_ppm.nii.gz", result.total_field_ppm.astype(np.float32)),
+            "local_field_ppm": (folder / "local_field_ppm.nii.gz", result.local_field_ppm.astype(np.float32)),
+        }
+    out_path = check_output_path(out_path)
+    targets = {"chi": (out_path, result.chi.astype(np.float32))} | intermediates
     provenance_path = sidecar_path(out_path)
     written: list[tuple[Path, Path]] = []
     try:
@@ -303,7 +261,7 @@ def _temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp{suffix}")
 
 
-def _provenance(result: QSMResult, inputs: QSMInputs, targets: dict) -> dict:
+def _provenance(result: Reconstruction, inputs: QSMInputs, targets: dict) -> dict:
     return {
         "software": "qsm",
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -328,22 +286,11 @@ def _describe(path: Path) -> dict:
 
 def _load_image(path: Path) -> nib.Nifti1Image:
     if not path.exists():
-        raise InputError(f"{path}: file not found; check the path")
+        raise InputError(path, "file not found", "check the path")
     try:
         return nib.load(path)
     except Exception as error:  # nibabel raises several types for bad files
-        raise InputError(f"{path}: not a readable NIfTI image ({error}); give a .nii or .nii.gz file") from error
-
-
-def _check_grid(path: Path, image, shape, affine, reference: Path) -> None:
-    if image.shape[:3] != shape:
-        raise InputError(
-            f"{path}: shape {image.shape[:3]} differs from {reference} {shape}; give images on one grid"
-        )
-    if not np.allclose(image.affine, affine, atol=1e-3):
-        raise InputError(
-            f"{path}: affine differs from {reference}; give images of one series on one grid (reslice if needed)"
-        )
+        raise InputError(path, f"not a readable NIfTI image ({error})", "give a .nii or .nii.gz file") from error
 
 
 def _stack(paths: list[Path], shape, affine, reference: Path) -> np.ndarray:
@@ -352,68 +299,35 @@ def _stack(paths: list[Path], shape, affine, reference: Path) -> np.ndarray:
     for path in paths:
         image = _load_image(path)
         if len(image.shape) < 3 or min(image.shape[:3]) < 2:
-            raise InputError(f"{path}: image of shape {image.shape} is not 3D; QSM needs a 3D volume per echo")
+            raise InputError(path, f"image of shape {image.shape} is not 3D", "QSM needs a 3D volume per echo")
         if len(paths) > 1 and len(image.shape) > 3 and any(n > 1 for n in image.shape[3:]):
-            raise InputError(f"{path}: 4D image among per-echo files; give one 4D file or one 3D file per echo")
+            raise InputError(path, "4D image among per-echo files", "give one 4D file or one 3D file per echo")
         if len(image.shape) > 4:
-            raise InputError(f"{path}: {len(image.shape)}D image; give echoes along the 4th dimension")
-        _check_grid(path, image, shape, affine, reference)
+            raise InputError(path, f"{len(image.shape)}D image", "give echoes along the 4th dimension")
+        check_same_grid(image.shape, image.affine, shape, affine, str(path), str(reference))
         data = np.asarray(image.get_fdata(dtype=np.float32))
         if not np.isfinite(data).all():
-            raise InputError(f"{path}: contains NaN or infinite voxels; replace them (e.g. with 0) and retry")
+            raise InputError(path, "contains NaN or infinite voxels", "replace them (e.g. with 0) and retry")
         volumes.append(data.reshape(shape + (-1,)))
     return np.concatenate(volumes, axis=-1)
 
 
-def _echo_owners(paths: list[Path], echoes: int) -> list[Path]:
-    return paths if len(paths) == echoes else [paths[0]] * echoes
-
-
-def _echo_times(te_ms, groups: list[list[Path]], echoes: int) -> tuple[float, ...]:
-    owner = groups[0][0]
-    if te_ms is not None:
-        te_s, source = tuple(float(t) / 1000.0 for t in te_ms), "--te-ms"
-    else:
-        te_s, owner = _sidecar_echo_times(groups)
-        source = f"sidecar {sidecar_path(owner)}"
-    if len(te_s) != echoes:
-        raise InputError(
-            f"{owner}: {echoes} echoes but {len(te_s)} echo times from {source}; give one TE per echo"
-        )
-    if te_s[0] <= 0 or any(b <= a for a, b in zip(te_s, te_s[1:])):
-        raise InputError(
-            f"{owner}: echo times {[round(t * 1000, 3) for t in te_s]} ms from {source} are not positive "
-            f"and increasing; list echoes (files and TEs) in echo order"
-        )
-    return te_s
-
-
-def _sidecar_echo_times(groups: list[list[Path]]) -> tuple[tuple[float, ...], Path]:
+def _sidecar_echo_times(groups: list[list[Path]]) -> tuple[float, ...]:
     """Echo times from the first group (phase, then magnitude) whose sidecars all have them."""
     for group in groups:
         values = [read_sidecar(p).get("EchoTime") for p in group]
         if len(group) == 1 and isinstance(values[0], list):
-            return tuple(float(v) for v in values[0]), group[0]
+            return echo_times_s(values[0], "s", [str(sidecar_path(group[0]))] * len(values[0]), "EchoTime")
         if all(isinstance(v, int | float) for v in values):
-            return tuple(float(v) for v in values), group[0]
-    raise InputError(
-        f"{groups[0][0]}: no EchoTime in sidecar {sidecar_path(groups[0][0])} and none given; "
-        f"pass --te-ms (e.g. 4,10,16)"
-    )
+            return echo_times_s(values, "s", [str(sidecar_path(p)) for p in group], "EchoTime")
+    raise InputError(groups[0][0], f"no EchoTime in sidecar {sidecar_path(groups[0][0])} and none given",
+                     "pass --te-ms (e.g. 4,10,16)")
 
 
-def _field_strength(b0_tesla: float | None, paths: list[Path]) -> float:
-    if b0_tesla is None:
-        for path in paths:
-            value = read_sidecar(path).get("MagneticFieldStrength")
-            if isinstance(value, int | float):
-                b0_tesla = float(value)
-                break
-        else:
-            raise InputError(
-                f"{paths[0]}: no MagneticFieldStrength in sidecar {sidecar_path(paths[0])} and none given; "
-                f"pass --b0-tesla (e.g. 3)"
-            )
-    if not b0_tesla > 0:
-        raise InputError(f"{paths[0]}: field strength {b0_tesla} T is not positive; pass --b0-tesla (e.g. 3)")
-    return float(b0_tesla)
+def _sidecar_field_strength(paths: list[Path]) -> float:
+    for path in paths:
+        value = read_sidecar(path).get("MagneticFieldStrength")
+        if isinstance(value, int | float):
+            return field_strength_t(value, str(sidecar_path(path)), "MagneticFieldStrength")
+    raise InputError(paths[0], f"no MagneticFieldStrength in sidecar {sidecar_path(paths[0])} and none given",
+                     "pass --b0-tesla (e.g. 3)")

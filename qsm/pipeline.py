@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__, background as bg, echo, inversion as inv, mask as masking, unwrap as uw
-from .io import b0_direction, voxel_sizes
+from .inputs import b0_direction, voxel_sizes
 from .grid import WorkGrid
 from .reference import reference as subtract_reference
 

@@ -1,8 +1,8 @@
-"""Regions of interest on a susceptibility map: placement, grid checks and statistics.
+"""Regions of interest on a susceptibility map: placement and statistics.
 
 Conventions: affines map voxel indices to scanner RAS+ millimetres (nibabel); chi is in ppm and
-statistics are reported in ppb (1 ppm = 1000 ppb). A label image must share the map's grid: same
-shape and the same affine (within ``atol`` mm), so that a voxel means the same place in both.
+statistics are reported in ppb (1 ppm = 1000 ppb). A label image must share the map's grid
+(:func:`qsm.inputs.check_same_grid`), so that a voxel means the same place in both.
 """
 from __future__ import annotations
 
@@ -49,26 +49,6 @@ def sphere_mask(shape: Sequence[int], affine: np.ndarray, centre_ras_mm: Sequenc
     inside = np.sum((ras - np.asarray(centre_ras_mm, dtype=float)) ** 2, axis=-1) <= radius_mm**2
     mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = inside
     return mask
-
-
-def check_same_grid(shape: Sequence[int], affine: np.ndarray, ref_shape: Sequence[int], ref_affine: np.ndarray,
-                    name: str = "mask", atol: float = 1e-3) -> None:
-    """Raise ValueError unless an image lies on the reference grid; name a flip when that is the cause."""
-    shape, ref_shape = tuple(shape)[:3], tuple(ref_shape)[:3]
-    if shape != ref_shape:
-        raise ValueError(f"{name}: grid {'x'.join(map(str, shape))} differs from the scan's "
-                         f"{'x'.join(map(str, ref_shape))}; save the mask on the scan's own grid")
-    affine, ref_affine = np.asarray(affine, dtype=float), np.asarray(ref_affine, dtype=float)
-    if np.allclose(affine, ref_affine, atol=atol):
-        return
-    flipped = [axis for axis in range(3)
-               if np.allclose(affine[:3, axis], -ref_affine[:3, axis], atol=atol)]
-    if flipped:
-        axes = ", ".join("ijk"[a] for a in flipped)
-        raise ValueError(f"{name}: flipped along voxel axis {axes} relative to the scan; "
-                         "export it without reorienting (same orientation as the scan)")
-    raise ValueError(f"{name}: its affine (position/orientation) differs from the scan's by up to "
-                     f"{np.abs(affine - ref_affine).max():.3g} mm; draw or resample it on the scan's grid")
 
 
 def roi_statistics(chi_ppm: np.ndarray, mask: np.ndarray) -> dict[str, float | int | None]:

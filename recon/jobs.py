@@ -104,7 +104,8 @@ def reconstruct_run(claim: Claim) -> None:
     run = ReconRun.objects.select_related("scan").get(pk=claim.run_id)
     scan = run.scan
     if scan.field_strength_t is None:
-        raise InputError("The scan has no field strength: edit the scan session's field strength (T) and retry.")
+        raise InputError(f"scan {scan.pk}", "no field strength recorded",
+                         "edit the scan session's field strength (T) and retry")
     inputs = load_inputs(
         [scan.path("magnitude")], [scan.path("phase")], te_ms=scan.echo_times_ms, b0_tesla=float(scan.field_strength_t)
     )

@@ -14,7 +14,8 @@ from django.db.models import Max
 from clinical.models import ScanSession
 
 from .models import ReconRun, RoiDefinition, RoiValue
-from qsm.roi import check_same_grid, roi_statistics, sphere_mask
+from qsm.inputs import check_same_grid
+from qsm.roi import roi_statistics, sphere_mask
 
 MAX_LABEL_BYTES = 512 * 1024 * 1024
 
@@ -70,7 +71,7 @@ def masks_from_labels(image: nib.Nifti1Image, mapping: dict[int, str], scan: Sca
                       filename: str) -> dict[str, np.ndarray]:
     shape, affine = scan_grid(scan)
     try:
-        check_same_grid(image.shape, image.affine, shape, affine, name=filename)
+        check_same_grid(image.shape, image.affine, shape, affine, filename, "the scan")
     except ValueError as exc:
         raise RoiError(str(exc)) from exc
     labels = np.rint(np.asarray(image.dataobj).reshape(shape)).astype(np.int32)

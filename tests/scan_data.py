@@ -36,8 +36,10 @@ def dicom_zip(folder: Path, seed: int = 0, name: str = "series.zip") -> Path:
     return target
 
 
-def nifti_files(folder: Path, seed: int = 0) -> list[Path]:
+def nifti_files(folder: Path, seed: int = 0, degrees: bool = False) -> list[Path]:
+    """dcm2niix-style files; ``degrees=True`` stores the phase in degrees, a scale that must be refused."""
     magnitude, phase, affine = gre_arrays(seed=seed)
+    phase = np.degrees(phase) if degrees else phase
     out = folder / f"nifti-{seed}"
     write_nifti_series(out, magnitude, phase, ECHO_TIMES_S, affine, layout="per-echo")
     return sorted(p for p in out.rglob("*") if p.is_file())

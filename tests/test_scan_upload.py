@@ -93,6 +93,15 @@ def test_a_bad_upload_leaves_no_rows_and_no_files(as_coordinator, study, patient
     assert stored_files(media) == []
 
 
+def test_phase_in_degrees_is_refused_with_the_command_line_message(as_coordinator, study, patient, tmp_path, media):
+    response = upload(as_coordinator, study, patient, nifti_files(tmp_path, degrees=True))
+    body = response.content.decode()
+    assert ("gre_e4_ph.nii.gz: phase spans -179.996..179.968, which looks like degrees; "
+            "export phase in radians (-pi..pi)") in body
+    assert "Nothing was saved." in body
+    assert not ScanSession.objects.exists() and stored_files(media) == []
+
+
 def test_two_files_with_one_name_are_refused_by_name(as_coordinator, study, patient, tmp_path, media):
     first, second = tmp_path / "a", tmp_path / "b"
     for folder in (first, second):

@@ -1,4 +1,8 @@
-"""Protocol checks that warn but accept (LORIS MRI-violations style)."""
+"""Protocol checks that warn but accept (LORIS MRI-violations style).
+
+These are study policy.  Whether an input is usable at all (phase scale, echo-time
+units, field strength, grids) is decided by :mod:`qsm.inputs`, shared with the CLI.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,6 @@ MIN_ECHOES = 3
 MAX_ECHO_SPACING_DEVIATION = 0.05
 MAX_VOXEL_MM = 1.5
 FIELD_STRENGTH_TOL_T = 0.1
-#: Phase already in radians may overshoot pi by float rounding.
-RADIAN_TOL = 1e-3
-#: Siemens stores phase 0..4095 with slope 2, intercept -4096: -4096..4094 for -pi..pi.
-SCANNER_PHASE_MIN, SCANNER_PHASE_MAX = -4096.0, 4095.0
 
 
 def protocol_warnings(
@@ -55,34 +55,3 @@ def protocol_warnings(
     elif expected_field_strength_t is not None and abs(field_strength_t - expected_field_strength_t) > FIELD_STRENGTH_TOL_T:
         warnings.append(f"field strength {field_strength_t:g} T differs from the study's {expected_field_strength_t:g} T")
     return warnings
-
-
-def radians_per_phase_unit(low: float, high: float) -> float | None:
-    """Return the factor turning phase values into radians, judged from their range.
-
-    Parameters
-    ----------
-    low, high : float
-        Smallest and largest phase value (after DICOM rescaling).
-
-    Returns
-    -------
-    float or None
-        1 for values already within [-pi, pi], pi/4096 for values within the
-        scanner range -4096..4095, None for anything else.
-    """
-    if low >= -np.pi - RADIAN_TOL and high <= np.pi + RADIAN_TOL:
-        return 1.0
-    if low >= SCANNER_PHASE_MIN and high <= SCANNER_PHASE_MAX:
-        return np.pi / 4096.0
-    return None
-
-
-def wrap_phase(phase: np.ndarray) -> None:
-    """Wrap float32 phase into [-pi, pi) in place."""
-    pi = np.float32(np.pi)
-    two_pi = np.float32(2 * np.pi)
-    phase += pi
-    np.mod(phase, two_pi, out=phase)
-    phase -= pi
-    phase[phase >= pi] -= two_pi

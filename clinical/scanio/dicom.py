@@ -23,7 +23,8 @@ import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from .checks import radians_per_phase_unit
+from qsm.inputs import echo_times_s, field_strength_t, phase_to_radians, same_grid
+
 from .deid import deidentify_dataset
 from .errors import UploadError
 from .model import DecodedScan
@@ -85,7 +86,7 @@ class SeriesLayout:
         return (
             self.shape == other.shape
             and np.allclose(self.echo_times_ms, other.echo_times_ms, atol=_ECHO_TIME_TOL_MS)
-            and np.allclose(self.affine, other.affine, atol=1e-3)
+            and same_grid(self.shape, self.affine, other.shape, other.affine)
         )
 
 
@@ -330,13 +331,7 @@ def layout_series(group: list[SliceHeader]) -> SeriesLayout:
     _check_same_plane(group)
     echoes = _group_echoes(group)
     echo_times = [_echo_time(files) for files in echoes]
-    for previous, current, files in zip(echo_times, echo_times[1:], echoes[1:]):
-        if current <= previous:
-            raise UploadError(
-                files[0].source.name,
-                f"echo time {current:g} ms does not follow the previous echo's {previous:g} ms",
-                "echo times must be strictly increasing; " + _REMEDY_SERIES,
-            )
+    echo_times_s(echo_times, "ms", [files[0].source.name for files in echoes], "DICOM EchoTime")
     normal = _slice_normal(group[0])
     ordered = [_sorted_slices(files, normal) for files in echoes]
     _check_same_slices(ordered, normal)
@@ -481,21 +476,12 @@ def _scaled_pixels(ds, header: SliceHeader) -> np.ndarray:
 
 
 def _phase_to_radians(phase: np.ndarray, layout: SeriesLayout) -> None:
-    """Convert phase in place to radians, naming the first slice of an unknown scale."""
-    factor = radians_per_phase_unit(float(phase.min()), float(phase.max()))
-    if factor is not None:
-        phase *= np.float32(factor)
-        return
-    for echo, files in enumerate(layout.files):
-        for index, header in enumerate(files):
-            values = phase[:, :, index, echo]
-            if radians_per_phase_unit(float(values.min()), float(values.max())) is None:
-                raise UploadError(
-                    header.source.name,
-                    f"phase values {values.min():g}..{values.max():g} are neither radians nor the "
-                    "-4096..4095 scanner scale",
-                    "upload the phase series as exported by the scanner",
-                )
+    """Convert phase in place to radians; a refusal names the slice holding the most extreme value."""
+    phase_to_radians([
+        (header.source.name, phase[:, :, index, echo])
+        for echo, files in enumerate(layout.files)
+        for index, header in enumerate(files)
+    ])
 
 
 def _acquisition_sidecar(magnitude: SeriesLayout, phase: SeriesLayout) -> tuple[dict, float | None]:
@@ -503,6 +489,8 @@ def _acquisition_sidecar(magnitude: SeriesLayout, phase: SeriesLayout) -> tuple[
     ds = pydicom.dcmread(magnitude.first.path, stop_before_pixels=True)
     phase_ds = pydicom.dcmread(phase.first.path, stop_before_pixels=True)
     field = _optional_float(ds.get("MagneticFieldStrength"))
+    if field is not None:
+        field = field_strength_t(field, magnitude.first.name, "MagneticFieldStrength")
     sidecar = {
         "Manufacturer": str(ds.get("Manufacturer", "")),
         "ManufacturersModelName": str(ds.get("ManufacturerModelName", "")),

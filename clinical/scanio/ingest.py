@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import protocol_warnings, wrap_phase
+from .checks import protocol_warnings
 from .dicom import SliceHeader, read_dicom_header, read_dicom_scan
 from .errors import UploadError
 from .limits import UploadLimits
@@ -83,7 +83,6 @@ def read_upload(
     else:
         name = files[0].name if files else Path(paths[0]).name
         raise UploadError(name, "no DICOM or NIfTI image found", _REMEDY_FORMAT)
-    wrap_phase(scan.phase)
     result = ScanData(
         magnitude=scan.magnitude,
         phase=scan.phase,

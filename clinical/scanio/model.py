@@ -9,6 +9,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from qsm.inputs import b0_direction, voxel_sizes
+
 
 @dataclass
 class DecodedScan:
@@ -83,8 +85,7 @@ class ScanData:
     @property
     def voxel_size_mm(self) -> tuple[float, float, float]:
         """Voxel edge lengths in mm (column norms of the affine)."""
-        x, y, z = np.linalg.norm(self.affine[:3, :3], axis=0)
-        return float(x), float(y), float(z)
+        return voxel_sizes(self.affine)
 
     @property
     def orientation(self) -> str:
@@ -93,18 +94,8 @@ class ScanData:
 
     @property
     def b0_direction(self) -> tuple[float, float, float]:
-        """Unit vector of the main field B0 in voxel axes.
-
-        B0 points along scanner +z, the S axis of RAS world space.  It is
-        mapped into voxel index space with the inverse of the affine's 3x3
-        part after dividing out the voxel sizes (i.e. the inverse of the
-        pure rotation), then normalised.  An axial acquisition in RAS gives
-        (0, 0, 1).
-        """
-        rotation = self.affine[:3, :3] / np.array(self.voxel_size_mm)
-        direction = np.linalg.solve(rotation, np.array([0.0, 0.0, 1.0]))
-        direction /= np.linalg.norm(direction)
-        x, y, z = direction
+        """Unit vector of the main field B0 (scanner +z) in voxel axes; (0, 0, 1) for axial RAS."""
+        x, y, z = b0_direction(self.affine)
         return float(x), float(y), float(z)
 
 

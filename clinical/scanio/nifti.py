@@ -18,7 +18,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from .checks import radians_per_phase_unit
+from qsm.inputs import check_same_grid, echo_times_s, field_strength_t, phase_to_radians
+
 from .deid import deidentify_sidecar
 from .errors import UploadError
 from .model import DecodedScan
@@ -33,9 +34,7 @@ BIDS_DATASET_FILES = frozenset({"dataset_description.json", "participants.json"}
 BIDS_GRE_SUFFIXES = frozenset({"MEGRE", "GRE"})
 _PHASE_TOKENS = frozenset({"P", "PHASE"})
 _OTHER_PARTS = frozenset({"real", "imag", "imaginary"})
-_AFFINE_TOL_MM = 1e-3
 _ECHO_TIME_TOL_S = 1e-6
-_LONGEST_PLAUSIBLE_TE_S = 0.5
 _REMEDY_SIDECAR = "upload each NIfTI with the JSON sidecar dcm2niix wrote for it"
 _REMEDY_SERIES = "upload magnitude and phase, all echoes, from the same scan"
 _SIDECAR_KEYS = (
@@ -115,10 +114,12 @@ def read_nifti_scan(
     phase_frames = _ordered_frames(by_part[PHASE])
     reference = by_part[MAGNITUDE][0]
     for volume in volumes:
-        _check_grid(volume, reference)
+        check_same_grid(volume.image.shape, volume.image.affine, reference.spatial_shape, reference.image.affine,
+                        volume.source.name, reference.source.name)
     _check_same_echo_times(magnitude_frames, phase_frames)
     magnitude = _load_frames(magnitude_frames, reference.spatial_shape)
-    phase = _load_frames(phase_frames, reference.spatial_shape, to_radians=True)
+    phase = _load_frames(phase_frames, reference.spatial_shape)
+    phase_to_radians([(volume.source.name, phase[..., echo]) for echo, (_, volume, _) in enumerate(phase_frames)])
     _write_deidentified(by_part, deid_dir, study_code)
     sidecar = _canonical_sidecar(reference, by_part[PHASE][0], [te for te, _, _ in magnitude_frames], study_code)
     return DecodedScan(
@@ -242,11 +243,7 @@ def _echo_times(image: nib.Nifti1Image, sidecar: dict, sidecar_source: SourceFil
             f"gives {len(times)} echo time(s) for {n_frames} volume(s)",
             "upload the sidecar with EchoTime (seconds) for every echo",
         )
-    if max(times) > _LONGEST_PLAUSIBLE_TE_S:
-        raise UploadError(
-            sidecar_source.name, f"EchoTime {max(times)} is not in seconds", "use the sidecar dcm2niix wrote (seconds)"
-        )
-    return times
+    return list(echo_times_s(times, "s", [sidecar_source.name] * len(times), "EchoTime"))
 
 
 def _ordered_frames(volumes: list[NiftiVolume]) -> list[tuple[float, NiftiVolume, int | None]]:
@@ -268,35 +265,8 @@ def _ordered_frames(volumes: list[NiftiVolume]) -> list[tuple[float, NiftiVolume
                 )
     else:
         frames.sort(key=lambda f: f[0])
-    for (previous, earlier, _), (current, volume, _) in zip(frames, frames[1:]):
-        if current <= previous:
-            raise UploadError(
-                volume.sidecar_source.name,
-                f"echo time {current:g} s does not follow {previous:g} s of {earlier.source.name}",
-                "echo times must be strictly increasing, each echo uploaded once",
-            )
+    echo_times_s([te for te, _, _ in frames], "s", [volume.sidecar_source.name for _, volume, _ in frames], "EchoTime")
     return frames
-
-
-def _check_grid(volume: NiftiVolume, reference: NiftiVolume) -> None:
-    if volume.spatial_shape != reference.spatial_shape:
-        raise UploadError(
-            volume.source.name,
-            f"grid {_dims(volume.spatial_shape)} differs from {reference.part} {_dims(reference.spatial_shape)} "
-            f"({reference.source.name})",
-            "upload both from the same series",
-        )
-    difference = float(np.abs(volume.image.affine - reference.image.affine).max())
-    if difference > _AFFINE_TOL_MM:
-        raise UploadError(
-            volume.source.name,
-            f"affine differs from {reference.source.name} by {difference:.3g} mm",
-            "upload both from the same series",
-        )
-
-
-def _dims(shape: tuple[int, ...]) -> str:
-    return "x".join(str(n) for n in shape)
 
 
 def _check_same_echo_times(magnitude, phase) -> None:
@@ -312,28 +282,14 @@ def _check_same_echo_times(magnitude, phase) -> None:
         )
 
 
-def _load_frames(frames, shape: tuple[int, int, int], *, to_radians: bool = False) -> np.ndarray:
+def _load_frames(frames, shape: tuple[int, int, int]) -> np.ndarray:
     out = np.empty((*shape, len(frames)), dtype=np.float32)
     for echo, (_, volume, frame) in enumerate(frames):
         proxy = volume.image.dataobj
         out[..., echo] = proxy[..., frame] if frame is not None else proxy
         if not np.isfinite(out[..., echo]).all():
             raise UploadError(volume.source.name, "contains NaN or infinite values", "upload the unprocessed scanner data")
-        if to_radians:
-            _phase_to_radians(out[..., echo], volume.source)
     return out
-
-
-def _phase_to_radians(phase: np.ndarray, source: SourceFile) -> None:
-    low, high = float(phase.min()), float(phase.max())
-    factor = radians_per_phase_unit(low, high)
-    if factor is None:
-        raise UploadError(
-            source.name,
-            f"phase values {low:g}..{high:g} are neither radians nor the -4096..4095 scanner scale",
-            "upload the phase image as dcm2niix wrote it",
-        )
-    phase *= np.float32(factor)
 
 
 def _write_deidentified(by_part: dict[str, list[NiftiVolume]], deid_dir: Path, study_code: str) -> None:
@@ -362,5 +318,7 @@ def _canonical_sidecar(magnitude: NiftiVolume, phase: NiftiVolume, echo_times: l
     sidecar["PhaseImageType"] = phase.sidecar.get("ImageType")
     sidecar["EchoTime"] = echo_times
     field = sidecar["MagneticFieldStrength"]
-    sidecar["MagneticFieldStrength"] = float(field) if isinstance(field, (int, float)) else None
+    if isinstance(field, (int, float)):
+        field = field_strength_t(field, magnitude.sidecar_source.name, "MagneticFieldStrength")
+    sidecar["MagneticFieldStrength"] = field if isinstance(field, float) else None
     return sidecar

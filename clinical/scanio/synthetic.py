@@ -291,8 +291,9 @@ def write_nifti_series(
         MagneticFieldStrength; None leaves it out.
     identifying : bool
         Put patient and site fields in the sidecars (dcm2niix without ``-ba y``).
-    phase_scale : {"radians", "siemens"}
-        Phase as float radians, or as int16 -4096..4094 like raw Siemens data.
+    phase_scale : {"radians", "siemens", "unsigned"}
+        Phase as float radians, as int16 -4096..4094 like Siemens data rescaled
+        by dcm2niix, or as uint16 0..4095 like the unrescaled 12-bit pixels.
     basename, subject, session : str
         Name parts.
 
@@ -319,8 +320,11 @@ def write_nifti_series(
 
 
 def _stored_phase(phase: np.ndarray, phase_scale: str) -> np.ndarray:
+    twelve_bit = np.mod(np.round(phase * 2048 / np.pi + 2048), 4096)
     if phase_scale == "siemens":
-        return (2 * np.mod(np.round(phase * 2048 / np.pi + 2048), 4096) - 4096).astype(np.int16)
+        return (2 * twelve_bit - 4096).astype(np.int16)
+    if phase_scale == "unsigned":
+        return twelve_bit.astype(np.uint16)
     return phase.astype(np.float32)
 
 

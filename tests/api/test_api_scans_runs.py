@@ -72,6 +72,19 @@ def test_a_bad_or_repeated_upload_names_the_files_and_saves_nothing(coordinator,
     assert ScanSession.objects.count() == 1
 
 
+def test_phase_in_degrees_is_refused_with_the_command_line_message(coordinator, patient, tmp_path):
+    handles = [path.open("rb") for path in nifti_files(tmp_path, degrees=True)]
+    try:
+        response = upload(token_client(coordinator), patient, handles)
+    finally:
+        for handle in handles:
+            handle.close()
+    message = response.json()["files"][0]
+    assert response.status_code == 400
+    assert message.startswith("gre_e4_ph.nii.gz: phase spans -179.996..179.968, which looks like degrees; ")
+    assert message.endswith("(-4096..4095). Nothing was saved.") and not ScanSession.objects.exists()
+
+
 def test_upload_form_rules_apply(coordinator, patient, tmp_path):
     with dicom_zip(tmp_path).open("rb") as archive:
         response = upload(token_client(coordinator), patient, [archive], scan_date="2999-01-01")

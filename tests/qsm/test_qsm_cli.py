@@ -5,10 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
+import pytest
 
 from qsm.cli import main
-from qsm.io import sidecar_path
+from qsm.io import load_inputs, sidecar_path
 
 from qsm_files import write_nifti
 
@@ -57,16 +59,15 @@ def test_affine_mismatch(capsys, tmp_path):
     assert "affine" in err
 
 
-def test_echo_count_differs_from_te_count(capsys, tmp_path):
+@pytest.mark.parametrize("option, value, says", [
+    ("--te-ms", "4,10", "3 echoes but 2 echo times"),
+    ("--te-ms", "4,16,10", "echo time 10 ms does not follow the previous echo's 16 ms"),
+    ("--te-ms", "0.004,0.010,0.016", "--te-ms 0.004 ms is outside 0.5-100 ms; give --te-ms in milliseconds"),
+    ("--b0-tesla", "3000", "--b0-tesla 3000 is outside 0.1-12 T, which looks like millitesla"),
+])
+def test_bad_echo_times_and_field_strength_arguments(capsys, tmp_path, option, value, says):
     mags, phases = echo_files(tmp_path)
-    err = expect_rejection(capsys, tmp_path, mags, phases, "ph0.nii.gz", "--te-ms", "4,10")
-    assert "3 echoes but 2 echo times" in err
-
-
-def test_unsorted_echo_times(capsys, tmp_path):
-    mags, phases = echo_files(tmp_path)
-    err = expect_rejection(capsys, tmp_path, mags, phases, "ph0.nii.gz", "--te-ms", "4,16,10")
-    assert "increasing" in err
+    assert says in expect_rejection(capsys, tmp_path, mags, phases, "ph0.nii.gz", option, value)
 
 
 def test_nan_voxels(capsys, tmp_path):
@@ -78,10 +79,48 @@ def test_nan_voxels(capsys, tmp_path):
     assert "NaN" in err
 
 
-def test_phase_neither_radians_nor_siemens(capsys, tmp_path):
-    mags, phases = echo_files(tmp_path, phase_scale=100.0)
-    err = expect_rejection(capsys, tmp_path, mags, phases, "ph0.nii.gz")
-    assert "radians" in err
+@pytest.mark.parametrize("phase_scale, says", [
+    (100.0, "in non-integer steps, neither radians nor a scanner's integer scale"),
+    (180 / np.pi, "which looks like degrees; export phase in radians"),
+    (2.0, "more than the 2 pi of wrapped radians"),
+])
+def test_phase_in_no_known_scale(capsys, tmp_path, phase_scale, says):
+    mags, phases = echo_files(tmp_path, phase_scale=phase_scale)
+    assert says in expect_rejection(capsys, tmp_path, mags, phases, "ph")
+
+
+def test_unsigned_12_bit_phase_is_read(tmp_path):
+    mags, phases = echo_files(tmp_path, phase_scale=1.0)
+    for path in phases:
+        image = nib.load(path)
+        radians = image.get_fdata()
+        stored = np.mod(np.round(radians * 2048 / np.pi + 2048), 4096).astype(np.uint16)
+        nib.save(nib.Nifti1Image(stored, image.affine), path)
+    inputs = load_inputs(mags, phases)
+    assert inputs.phase_scaling == "unsigned12"
+    assert inputs.phase.min() >= -np.pi and inputs.phase.max() < np.pi
+
+
+def test_sidecar_echo_time_in_milliseconds(capsys, tmp_path):
+    mags, phases = echo_files(tmp_path, tes=(4.0, 10.0, 16.0))
+    err = expect_rejection(capsys, tmp_path, mags, phases, "ph0.json")
+    assert "EchoTime 4 s is 4000 ms, outside 0.5-100 ms; BIDS EchoTime is in seconds" in err
+
+
+def test_a_missing_output_folder_fails_before_anything_is_read(capsys, tmp_path):
+    out = tmp_path / "no-such-folder" / "chi.nii.gz"
+    status = main(["--mag", str(tmp_path / "absent_mag.nii.gz"), "--phase", str(tmp_path / "absent_ph.nii.gz"),
+                   "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2
+    assert err == (f"qsm: error: {out}: the output folder {out.parent} does not exist; "
+                   "create it or choose another output path.")
+    assert not out.parent.exists()
+
+
+def test_a_wrong_output_suffix_fails_first(capsys, tmp_path):
+    status = main(["--mag", "absent.nii", "--phase", "absent.nii", "--out", str(tmp_path / "chi.mgz"), "--quiet"])
+    assert status == 2 and "must end with .nii or .nii.gz" in capsys.readouterr().err
 
 
 def test_two_dimensional_data(capsys, tmp_path):

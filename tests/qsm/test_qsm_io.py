@@ -1,4 +1,4 @@
-"""Inputs: phase scaling, sidecars, B0 direction from the affine; outputs with provenance."""
+"""Loading: sidecars, per-echo and 4D files, phase scale detection; outputs with provenance (rules: test_qsm_inputs)."""
 
 import json
 
@@ -7,28 +7,9 @@ import numpy as np
 import pytest
 
 from qsm import InputError, load_inputs, reconstruct, save_outputs
-from qsm.io import b0_direction, phase_to_radians, read_sidecar, sidecar_path, voxel_sizes
+from qsm.io import read_sidecar, sidecar_path
 
 from qsm_files import write_nifti
-
-
-def test_siemens_phase_scale_is_detected_and_converted():
-    raw = np.array([-4096, -2048, 0, 2048, 4094], dtype=np.float32)
-    radians, scaling = phase_to_radians(raw)
-    assert scaling == "siemens"
-    assert np.allclose(radians, [-np.pi, -np.pi / 2, 0, np.pi / 2, 4094 * np.pi / 4096])
-
-
-def test_radian_phase_is_kept():
-    raw = np.linspace(-np.pi, np.pi, 7, dtype=np.float32)
-    radians, scaling = phase_to_radians(raw)
-    assert scaling == "radians" and np.array_equal(radians, raw)
-
-
-@pytest.mark.parametrize("values", [[0.0, 100.5, 7000.0], [-5000.0, 0.0, 10.0], [0.0, 10.5, 50.25]])
-def test_phase_in_neither_scale_is_rejected_naming_the_file(values):
-    with pytest.raises(InputError, match="ph.nii"):
-        phase_to_radians(np.array(values, dtype=np.float32), "ph.nii")
 
 
 def test_sidecar_path_and_parsing(tmp_path):
@@ -37,27 +18,6 @@ def test_sidecar_path_and_parsing(tmp_path):
     sidecar_path(image).write_text(json.dumps({"EchoTime": 0.004, "MagneticFieldStrength": 3}))
     assert read_sidecar(image) == {"EchoTime": 0.004, "MagneticFieldStrength": 3}
     assert read_sidecar(tmp_path / "none.nii") == {}
-
-
-def rotation_x(angle):
-    c, s = np.cos(angle), np.sin(angle)
-    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
-
-
-def test_b0_direction_from_an_oblique_anisotropic_affine():
-    angle = np.deg2rad(25)
-    affine = np.eye(4)
-    affine[:3, :3] = rotation_x(angle) @ np.diag([0.9, 0.9, 2.0])
-    assert np.allclose(voxel_sizes(affine), (0.9, 0.9, 2.0))
-    # the slab is tilted by +25 degrees about x, so B0 (world +z) leans towards +j in voxel axes
-    assert np.allclose(b0_direction(affine), [0, np.sin(angle), np.cos(angle)])
-    assert np.allclose(b0_direction(np.diag([1.0, 1.0, 1.0, 1.0])), [0, 0, 1])
-
-
-def test_b0_direction_with_swapped_axes():
-    affine = np.zeros((4, 4))
-    affine[0, 2], affine[1, 0], affine[2, 1], affine[3, 3] = 1.2, 1.0, 1.0, 1.0  # k -> x, i -> y, j -> z
-    assert np.allclose(b0_direction(affine), [0, 1, 0])
 
 
 def write_echoes(folder, magnitude, phase, te_ms, affine, sidecars=True):
@@ -83,6 +43,18 @@ def test_load_inputs_per_echo_files_with_sidecars_and_siemens_phase(tmp_path):
     assert inputs.phase_scaling == "siemens"
     assert np.allclose(inputs.phase, phase, atol=np.pi / 4096)
     assert len(inputs.sources["phase"][0]["sha256"]) == 64
+
+
+def test_the_phase_scale_is_decided_over_all_echo_files(tmp_path):
+    rng = np.random.default_rng(1)
+    magnitude = np.ones((6, 7, 8, 2), np.float32)
+    phase = np.stack([rng.uniform(-0.5, 0.5, (6, 7, 8)), rng.uniform(-np.pi, np.pi, (6, 7, 8))], axis=-1)
+    mags, phases = write_echoes(tmp_path, magnitude, np.round(phase * 4096 / np.pi), (4, 10), np.eye(4))
+    inputs = load_inputs(mags, phases)  # echo 1 alone (-650..650) could be milliradians
+    assert inputs.phase_scaling == "siemens" and np.allclose(inputs.phase, phase, atol=np.pi / 4096)
+    write_nifti(phases[1], np.degrees(phase[..., 1]).astype(np.float32))
+    with pytest.raises(InputError, match=r"phase_e2.nii.gz: phase in non-integer steps while .*phase_e1.nii.gz holds"):
+        load_inputs(mags, phases)
 
 
 def test_load_inputs_4d_with_te_list_in_sidecar(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 from qsm import STAGES, reconstruct
 from qsm.inversion import DEFAULT
-from qsm.io import b0_direction
+from qsm.inputs import b0_direction
 from qsm.metrics import motor_contrast_recovery, nrmse
 
 NRMSE_LIMIT = 60.0

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from qsm.roi import check_same_grid, roi_statistics, sphere_mask
+from qsm.inputs import check_same_grid
+from qsm.roi import roi_statistics, sphere_mask
 
 
 def test_statistics_match_hand_computed_values():
@@ -67,20 +68,20 @@ def test_bad_sphere_arguments_are_refused():
 
 
 def test_the_same_grid_passes():
-    check_same_grid((60, 60, 40), oblique_affine(), (60, 60, 40), oblique_affine())
+    check_same_grid((60, 60, 40), oblique_affine(), (60, 60, 40), oblique_affine(), "rois.nii.gz", "the scan")
 
 
 def test_a_flipped_mask_is_refused_with_the_axis_named():
     flipped = oblique_affine()
     flipped[:3, 0] *= -1
     with pytest.raises(ValueError, match="flipped along voxel axis i"):
-        check_same_grid((60, 60, 40), flipped, (60, 60, 40), oblique_affine(), name="rois.nii.gz")
+        check_same_grid((60, 60, 40), flipped, (60, 60, 40), oblique_affine(), "rois.nii.gz", "the scan")
 
 
 def test_a_different_grid_is_refused():
-    with pytest.raises(ValueError, match="grid 60x60x41 differs from the scan's 60x60x40"):
-        check_same_grid((60, 60, 41), oblique_affine(), (60, 60, 40), oblique_affine())
+    with pytest.raises(ValueError, match=r"grid 60x60x41 differs from the scan \(60x60x40\)"):
+        check_same_grid((60, 60, 41), oblique_affine(), (60, 60, 40), oblique_affine(), "rois.nii.gz", "the scan")
     shifted = oblique_affine()
     shifted[0, 3] += 2.0
     with pytest.raises(ValueError, match="affine"):
-        check_same_grid((60, 60, 40), shifted, (60, 60, 40), oblique_affine())
+        check_same_grid((60, 60, 40), shifted, (60, 60, 40), oblique_affine(), "rois.nii.gz", "the scan")

@@ -127,7 +127,7 @@ def test_nifti_grid_mismatch(tmp_path, ingest):
     phase_e3 = tmp_path / "nii" / "gre_e3_ph.nii.gz"
     image = nib.load(phase_e3)
     nib.save(nib.Nifti1Image(np.asarray(image.dataobj)[:, :, :4], image.affine), phase_e3)
-    error = refused(ingest, files, names="gre_e3_ph.nii.gz", says="grid 12x12x4 differs from magnitude 12x12x6")
+    error = refused(ingest, files, names="gre_e3_ph.nii.gz", says="grid 12x12x4 differs from gre_e1.nii.gz (12x12x6)")
     assert "same series" in error.remedy
 
 
@@ -138,7 +138,7 @@ def test_nifti_affine_mismatch(tmp_path, ingest):
     shifted = image.affine.copy()
     shifted[0, 3] += 0.01
     nib.save(nib.Nifti1Image(np.asarray(image.dataobj), shifted), mag_e2)
-    refused(ingest, files, names="gre_e2.nii.gz", says="affine differs")
+    refused(ingest, files, names="gre_e2.nii.gz", says="affine (position/orientation) differs from gre_e1.nii.gz")
 
 
 def test_dicom_phase_grid_mismatch(tmp_path, ingest):
@@ -236,7 +236,7 @@ def test_phase_out_of_range_nifti(tmp_path, ingest):
     path = tmp_path / "nii" / "gre_e1_ph.nii.gz"
     image = nib.load(path)
     nib.save(nib.Nifti1Image(np.asarray(image.dataobj) * 2000 + 5000, image.affine), path)
-    refused(ingest, files, names="gre_e1_ph.nii.gz", says="neither radians nor the -4096..4095")
+    refused(ingest, files, names="gre_e1_ph.nii.gz", says="in non-integer steps, neither radians nor")
 
 
 def test_phase_out_of_range_dicom(tmp_path, ingest):
@@ -246,7 +246,7 @@ def test_phase_out_of_range_dicom(tmp_path, ingest):
     ds.RescaleIntercept = 0
     ds.RescaleSlope = 4
     ds.save_as(bad)
-    refused(ingest, files, names=bad.name, says="neither radians nor the -4096..4095")
+    refused(ingest, files, names=bad.name, says="outside the scanner scales -4096..4095 and 0..4095")
 
 
 def test_missing_dicom_slice(tmp_path, ingest):
