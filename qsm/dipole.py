@@ -5,7 +5,7 @@ Conventions
 Arrays are indexed in voxel order ``(i, j, k)``; k-space coordinates are in
 cycles/mm along those voxel axes, so anisotropic voxels are handled exactly.
 ``b0_dir`` is the unit vector of the main field expressed in the orthonormal
-frame of the voxel axes (see :func:`qsm.io.b0_direction`).  The kernel is
+frame of the voxel axes (see :func:`qsm.inputs.b0_direction`).  The kernel is
 the Lorentz-sphere-corrected unit dipole
 
     D(k) = 1/3 - (k . b0_dir)^2 / |k|^2,   D(0) = 0,

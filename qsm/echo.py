@@ -158,6 +158,45 @@ def fit_field(
     return rate, quality
 
 
+def field_noise_ppm(
+    residual: np.ndarray, magnitude: np.ndarray, te_s: Sequence[float], b0_tesla: float, mask: np.ndarray
+) -> float:
+    """Median standard error (ppm) of the fitted field over ``mask``.
+
+    The slope of a weighted line through ``E`` echoes has variance
+    ``sigma_phi^2 / sum_e w_e (TE_e - TE_w)^2`` with normalised weights ``w``;
+    ``sigma_phi`` is estimated from the fit residual with ``E - 2`` degrees of
+    freedom.  With fewer than three echoes there is no residual and the result
+    is NaN.
+
+    Parameters
+    ----------
+    residual : ndarray
+        Weighted RMS residual from :func:`fit_field`, radians.
+    magnitude : ndarray
+        (X, Y, Z, E), the fit's weights are its squares.
+    te_s : sequence of float
+        Echo times, s.
+    b0_tesla : float
+        Field strength, T.
+    mask : ndarray of bool
+
+    Returns
+    -------
+    float
+    """
+    te = np.asarray(te_s, dtype=np.float64)
+    if len(te) < 3:
+        return float("nan")
+    w = magnitude[mask].astype(np.float64) ** 2 + 1e-30
+    w /= w.sum(axis=1, keepdims=True)
+    te_mean = w @ te
+    spread = (w * (te[None, :] - te_mean[:, None]) ** 2).sum(axis=1)
+    sigma_phi = residual[mask] * np.sqrt(len(te) / (len(te) - 2))
+    rate_error = sigma_phi / np.sqrt(np.maximum(spread, 1e-30))
+    return float(np.median(rate_to_ppm(rate_error, b0_tesla)))
+
+
 def rate_to_ppm(rate: np.ndarray, b0_tesla: float) -> np.ndarray:
     """Convert a phase rate in rad/s to a relative field shift in ppm."""
     return (rate / (2 * np.pi * GAMMA_BAR_HZ_PER_T * b0_tesla) * 1e6).astype(np.float32)

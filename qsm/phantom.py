@@ -16,7 +16,7 @@ Conventions
   (air is +9.4 ppm, cortical bone -2.0 ppm).
 * The scanner B0 is world +z.  With ``b0_tilt_deg`` the affine rotates the
   slab about the Right-Left axis, so in voxel axes B0 points along
-  ``(0, sin(tilt), cos(tilt))`` and :func:`qsm.io.b0_direction` recovers
+  ``(0, sin(tilt), cos(tilt))`` and :func:`qsm.inputs.b0_direction` recovers
   it from the affine.
 * Field and phase: the relative field is ``delta = D * chi`` (Lorentz-corrected
   dipole convolution, ppm) computed on a padded grid that holds the whole head
@@ -812,7 +812,7 @@ def _gre_signal(labels, total_ppm, te_s, b0_tesla, peak_snr, extra, voxel, seed,
 def slab_affine(shape: Sequence[int], voxel: Sequence[float], tilt_deg: float) -> np.ndarray:
     """Voxel-to-RAS affine: voxel axes rotated by ``tilt_deg`` about R-L, grid centre at 0 mm.
 
-    With B0 along world +z, :func:`qsm.io.b0_direction` of this affine is
+    With B0 along world +z, :func:`qsm.inputs.b0_direction` of this affine is
     ``(0, sin(tilt), cos(tilt))``.
     """
     tilt_rad = np.deg2rad(tilt_deg)

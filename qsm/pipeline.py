@@ -160,9 +160,10 @@ def reconstruct(
     magnitude_w = grid.crop(magnitude)
     if unwrap == "path" and len(te) > 1:
         relative = echo.temporal_unwrap(grid.crop(phase), magnitude_w, te, unwrapped_step / dte, brain_w)
-        rate, _ = echo.fit_field(relative, magnitude_w, te, brain_w)
+        rate, residual = echo.fit_field(relative, magnitude_w, te, brain_w)
+        noise_ppm = echo.field_noise_ppm(residual, magnitude_w, te, b0_tesla, brain_w)
     else:
-        rate = unwrapped_step / dte
+        rate, noise_ppm = unwrapped_step / dte, float("nan")
     total_w = echo.rate_to_ppm(rate, b0_tesla)
 
     clock.start("background")
@@ -170,10 +171,10 @@ def reconstruct(
     single_step = background == "fit" and inversion == "tv"
     if single_step:
         # TV and the dipole fit are one problem: solve it once (Chatnuntawech et al.)
-        chi_w = inv.single_step_tv(total_w, brain_w, voxel, b0_dir, **options)
+        chi_w = inv.single_step_tv(total_w, brain_w, voxel, b0_dir, noise_ppm=noise_ppm, **options)
         local_w, valid_w = bg.fitted_local_field(chi_w, brain_w, voxel, b0_dir), brain_w
     else:
-        local_w, valid_w = _remove_background(background, total_w, brain_w, voxel, b0_dir)
+        local_w, valid_w = _remove_background(background, total_w, brain_w, voxel, b0_dir, noise_ppm)
 
     clock.start("inversion")
     if not single_step:
@@ -193,8 +194,10 @@ def reconstruct(
         "mask": "given" if mask is not None else "magnitude+phase-quality",
         "unwrap": unwrap,
         "echo_combination": "temporal-unwrap+weighted-fit" if unwrap == "path" and len(te) > 1 else "phase-difference",
+        "field_noise_ppm": noise_ppm,
         "background": background,
-        "inversion": "single-step tv" if single_step else inversion,
+        "inversion": inversion,
+        "single_step": single_step,
         "inversion_options": options,
         "reference": reference,
         "working_grid": list(grid.shape),
@@ -237,9 +240,9 @@ class _StageClock:
             self._current = None
 
 
-def _remove_background(method, total, brain, voxel, b0_dir):
+def _remove_background(method, total, brain, voxel, b0_dir, noise_ppm):
     if method == "fit":
-        return bg.dipole_fit(total, brain, voxel, b0_dir)
+        return bg.dipole_fit(total, brain, voxel, b0_dir, noise_ppm=noise_ppm)
     if method == "vsharp":
         return bg.vsharp(total, brain, voxel)
     return bg.pdf(total, brain, voxel, b0_dir)

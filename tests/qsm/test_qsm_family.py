@@ -14,7 +14,7 @@ from scipy import ndimage
 from qsm import reconstruct
 from qsm.dipole import GAMMA_BAR_HZ_PER_T, forward_field
 from qsm.family import TIERS, cases, forward_case, own_case, score
-from qsm.io import b0_direction
+from qsm.inputs import b0_direction
 from qsm.phantom import Anatomy, shim_fit, simulate_head, slab_affine
 
 SMALL = dict(voxel_size_mm=2.0, matrix=(84, 90, 84), te_ms=(4, 12, 20, 28), seed=5)

@@ -18,7 +18,7 @@ from qsm.inputs import (
     same_grid,
     voxel_sizes,
 )
-from qsm.phantom import _affine as phantom_affine
+from qsm.phantom import slab_affine
 
 RNG = np.random.default_rng(7)
 #: A wrapped head phase: noise fills the whole circle.
@@ -210,7 +210,7 @@ def test_other_implausible_field_strengths_are_refused(tesla):
 
 def test_b0_direction_of_a_slab_tilted_about_right_left_matches_the_phantom_convention():
     tilt = np.deg2rad(20)
-    affine = phantom_affine((10, 12, 14), (0.9, 0.9, 2.0), tilt)
+    affine = slab_affine((10, 12, 14), (0.9, 0.9, 2.0), 20)
     assert voxel_sizes(affine) == pytest.approx((0.9, 0.9, 2.0))
     # the slab is tilted by +20 degrees about x, so B0 (world +z) leans towards +j in voxel axes
     assert np.allclose(b0_direction(affine), [0, np.sin(tilt), np.cos(tilt)])
@@ -229,7 +229,7 @@ def test_a_zero_voxel_axis_is_refused():
 
 
 def test_grids_are_compared_by_shape_and_affine():
-    affine = phantom_affine((10, 12, 14), (1, 1, 1), 0.3)
+    affine = slab_affine((10, 12, 14), (1, 1, 1), 17)
     check_same_grid((10, 12, 14, 3), affine, (10, 12, 14), affine + 5e-4, "m.nii", "ref.nii")
     assert same_grid((10, 12, 14), affine, (10, 12, 14), affine)
     with pytest.raises(InputError, match=r"^m.nii: grid 10x12x13 differs from ref.nii \(10x12x14\); give it on"):
