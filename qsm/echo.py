@@ -197,6 +197,29 @@ def field_noise_ppm(
     return float(np.median(rate_to_ppm(rate_error, b0_tesla)))
 
 
+def fit_weight(residual: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Inverse-variance data weight from the echo-fit residual, 1 at or below the median.
+
+    Voxels whose phase does not follow a line in TE (unwrapping errors, signal
+    voids, intravoxel dephasing, steep fields at the brain edge) weigh
+    ``(median / residual)^2``.
+
+    Parameters
+    ----------
+    residual : ndarray
+        Weighted RMS residual from :func:`fit_field`, radians.
+    mask : ndarray of bool
+
+    Returns
+    -------
+    ndarray
+        float32 in [0, 1], zero outside ``mask``.
+    """
+    typical = np.float32(np.median(residual[mask]))
+    weight = np.minimum(1.0, (typical / np.maximum(residual, 1e-12)) ** 2).astype(np.float32)
+    return np.where(mask, weight, 0).astype(np.float32)
+
+
 def rate_to_ppm(rate: np.ndarray, b0_tesla: float) -> np.ndarray:
     """Convert a phase rate in rad/s to a relative field shift in ppm."""
     return (rate / (2 * np.pi * GAMMA_BAR_HZ_PER_T * b0_tesla) * 1e6).astype(np.float32)

@@ -280,6 +280,7 @@ def single_step_tv(
     radii_mm: Sequence[float] = (3.0, 1.5),
     alpha: float | None = None,
     noise_ppm: float | None = None,
+    weight: np.ndarray | None = None,
     mu_ratio: float = 10.0,
     iterations: int = 30,
     **_: object,
@@ -324,6 +325,9 @@ def single_step_tv(
         :data:`SINGLE_STEP_ALPHA` when the noise is unknown.
     noise_ppm : float, optional
         Standard error of the field, ppm (:func:`qsm.echo.field_noise_ppm`).
+    weight : ndarray, optional
+        Data reliability in [0, 1] per voxel (e.g. :func:`qsm.echo.fit_weight`);
+        1 everywhere by default.
     mu_ratio : float
         ADMM penalty on the gradient split over ``alpha`` (1 on the data splits).
     iterations : int
@@ -349,6 +353,8 @@ def single_step_tv(
     for radius in radii:
         smv = sphere_kernel(shape, voxel_size, radius)
         fit = (irfft3(mask_k * smv, shape) > 0.999).astype(np.float32)
+        if weight is not None:
+            fit *= weight
         high_pass = (1 - smv).astype(np.float32)
         data.append(irfft3(field_k * high_pass, shape).astype(np.float32) * fit)
         operators.append(high_pass * kernel)

@@ -162,8 +162,9 @@ def reconstruct(
         relative = echo.temporal_unwrap(grid.crop(phase), magnitude_w, te, unwrapped_step / dte, brain_w)
         rate, residual = echo.fit_field(relative, magnitude_w, te, brain_w)
         noise_ppm = echo.field_noise_ppm(residual, magnitude_w, te, b0_tesla, brain_w)
+        weight = echo.fit_weight(residual, brain_w) if mask is None else None
     else:
-        rate, noise_ppm = unwrapped_step / dte, float("nan")
+        rate, noise_ppm, weight = unwrapped_step / dte, float("nan"), None
     total_w = echo.rate_to_ppm(rate, b0_tesla)
 
     clock.start("background")
@@ -171,10 +172,10 @@ def reconstruct(
     single_step = background == "fit" and inversion == "tv"
     if single_step:
         # TV and the dipole fit are one problem: solve it once (Chatnuntawech et al.)
-        chi_w = inv.single_step_tv(total_w, brain_w, voxel, b0_dir, noise_ppm=noise_ppm, **options)
+        chi_w = inv.single_step_tv(total_w, brain_w, voxel, b0_dir, noise_ppm=noise_ppm, weight=weight, **options)
         local_w, valid_w = bg.fitted_local_field(chi_w, brain_w, voxel, b0_dir), brain_w
     else:
-        local_w, valid_w = _remove_background(background, total_w, brain_w, voxel, b0_dir, noise_ppm)
+        local_w, valid_w = _remove_background(background, total_w, brain_w, voxel, b0_dir, noise_ppm, weight)
 
     clock.start("inversion")
     if not single_step:
@@ -240,9 +241,9 @@ class _StageClock:
             self._current = None
 
 
-def _remove_background(method, total, brain, voxel, b0_dir, noise_ppm):
+def _remove_background(method, total, brain, voxel, b0_dir, noise_ppm, weight):
     if method == "fit":
-        return bg.dipole_fit(total, brain, voxel, b0_dir, noise_ppm=noise_ppm)
+        return bg.dipole_fit(total, brain, voxel, b0_dir, noise_ppm=noise_ppm, weight=weight)
     if method == "vsharp":
         return bg.vsharp(total, brain, voxel)
     return bg.pdf(total, brain, voxel, b0_dir)
