@@ -69,9 +69,9 @@ def phase_step(magnitude: np.ndarray, phase: np.ndarray, te_s: Sequence[float]) 
     for e in pairs:
         weight = magnitude[..., e] * magnitude[..., e + 1]
         difference = phase[..., e + 1] - phase[..., e]
-        real += weight * np.cos(difference)
-        imag += weight * np.sin(difference)
-    return np.arctan2(imag, real).astype(np.float32), float(te_s[1] - te_s[0])
+        real += np.cos(difference) * weight
+        imag += np.sin(difference, out=difference) * weight
+    return np.arctan2(imag, real, out=imag), float(te_s[1] - te_s[0])
 
 
 def temporal_unwrap(
@@ -100,21 +100,24 @@ def temporal_unwrap(
         float32 (X, Y, Z, E) unwrapped ``phi_e - phi_1`` (echo 1 is 0).
     """
     te = np.asarray(te_s, dtype=np.float64)
-    ref = phase[..., 0][mask]
+    # one gather of all echoes of the mask's voxels: (voxels, echoes) rows
+    phases, weights = phase[mask], magnitude[mask]
+    ref = phases[:, 0].copy()
     rate = rate[mask].astype(np.float64)
-    resolved = np.zeros((ref.size, len(te)), dtype=np.float64)
     weight_sum = np.zeros(ref.size)
     weighted_num = np.zeros(ref.size)
     for e in range(1, len(te)):
         dt = te[e] - te[0]
-        measured = phase[..., e][mask] - ref
-        resolved[:, e] = measured - 2 * np.pi * np.round((measured - rate * dt) / (2 * np.pi))
-        w = magnitude[..., e][mask].astype(np.float64) ** 2 * dt**2
-        weighted_num += w * resolved[:, e] / dt
+        measured = phases[:, e] - ref
+        resolved = measured - 2 * np.pi * np.round((measured - rate * dt) / (2 * np.pi))
+        phases[:, e] = resolved
+        w = weights[:, e].astype(np.float64) ** 2 * dt**2
+        weighted_num += w * resolved / dt
         weight_sum += w
         rate = np.divide(weighted_num, weight_sum, out=rate, where=weight_sum > 0)
+    phases[:, 0] = 0
     out = np.zeros(phase.shape, dtype=np.float32)
-    out[mask] = resolved
+    out[mask] = phases
     return out
 
 
@@ -142,22 +145,42 @@ def fit_field(
         float32 weighted RMS fit residual, radians, a phase-quality measure.
     """
     te = np.asarray(te_s, dtype=np.float64)
-    phi = unwrapped[mask].astype(np.float64)
-    w = magnitude[mask].astype(np.float64) ** 2 + 1e-30
-    sw = w.sum(axis=1)
-    te_mean = (w * te).sum(axis=1) / sw
-    phi_mean = (w * phi).sum(axis=1) / sw
-    centred = te[None, :] - te_mean[:, None]
-    slope = (w * centred * (phi - phi_mean[:, None])).sum(axis=1) / np.maximum((w * centred**2).sum(axis=1), 1e-30)
+    # (voxels, echoes) float32 rows; the sums below run echo by echo in float64
+    # on one column at a time, in the order a row sum would take
+    phi, mag = unwrapped[mask], magnitude[mask]
+    echoes = range(len(te))
+
+    def weight(e: int) -> np.ndarray:
+        return mag[:, e].astype(np.float64) ** 2 + 1e-30
+
+    def column(e: int) -> np.ndarray:
+        return phi[:, e].astype(np.float64)
+
+    sw = _echo_sum(weight(e) for e in echoes)
+    te_mean = _echo_sum(weight(e) * te[e] for e in echoes) / sw
+    phi_mean = _echo_sum(weight(e) * column(e) for e in echoes) / sw
+    slope = _echo_sum(weight(e) * (te[e] - te_mean) * (column(e) - phi_mean) for e in echoes)
+    slope /= np.maximum(_echo_sum(weight(e) * (te[e] - te_mean) ** 2 for e in echoes), 1e-30)
     if len(te) == 1:
-        slope = phi[:, 0] / te[0]  # one echo: no intercept can be fitted
-    misfit = phi - phi_mean[:, None] - slope[:, None] * centred
-    residual = np.sqrt((w * misfit**2).sum(axis=1) / sw)
+        slope = column(0) / te[0]  # one echo: no intercept can be fitted
+    misfit = _echo_sum(weight(e) * ((column(e) - phi_mean) - slope * (te[e] - te_mean)) ** 2 for e in echoes)
+    residual = np.sqrt(misfit / sw, out=misfit)
     rate, quality = np.zeros(mask.shape, np.float32), np.zeros(mask.shape, np.float32)
     rate[mask], quality[mask] = slope, residual
     return rate, quality
 
 
+def _echo_sum(terms) -> np.ndarray:
+    """Sum of per-echo arrays, added left to right into the first."""
+    terms = iter(terms)
+    total = next(terms)
+    for term in terms:
+        total += term
+    return total
+
+
 def rate_to_ppm(rate: np.ndarray, b0_tesla: float) -> np.ndarray:
-    """Convert a phase rate in rad/s to a relative field shift in ppm."""
-    return (rate / (2 * np.pi * GAMMA_BAR_HZ_PER_T * b0_tesla) * 1e6).astype(np.float32)
+    """Convert a phase rate in rad/s to a relative field shift in ppm (float32)."""
+    ppm = np.divide(rate, 2 * np.pi * GAMMA_BAR_HZ_PER_T * b0_tesla, dtype=np.float32)
+    ppm *= np.float32(1e6)
+    return ppm

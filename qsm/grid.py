@@ -13,6 +13,20 @@ import numpy as np
 from scipy import fft as sp_fft
 
 
+def bounding_box(mask: np.ndarray, margin: int = 0, align: int = 1) -> tuple[slice, slice, slice]:
+    """Slices of the box holding every true voxel of a non-empty ``mask`` plus ``margin``, clipped to the array.
+
+    ``align`` rounds each start down to a multiple of it, so that subsampling
+    the box by ``align`` picks the same voxels as subsampling the whole array.
+    """
+    box = []
+    for axis in range(3):
+        occupied = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
+        lo = max(int(occupied[0]) - margin, 0) // align * align
+        box.append(slice(lo, min(int(occupied[-1]) + 1 + margin, mask.shape[axis])))
+    return tuple(box)
+
+
 @dataclass(frozen=True)
 class WorkGrid:
     """Mapping between the full image grid and a cropped, padded working grid.
