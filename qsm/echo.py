@@ -36,6 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .dipole import GAMMA_BAR_HZ_PER_T
+from .grid import slabs
 
 
 def is_uniform(te_s: Sequence[float], tolerance: float = 0.01) -> bool:
@@ -64,6 +65,13 @@ def phase_step(magnitude: np.ndarray, phase: np.ndarray, te_s: Sequence[float]) 
     if phase.shape[-1] < 2:
         raise ValueError("the echo-difference phase needs at least two echoes")
     pairs = range(phase.shape[-1] - 1) if is_uniform(te_s) else range(1)
+    step = np.empty(phase.shape[:3], dtype=np.float32)
+    for slab in slabs(phase.shape):
+        step[slab] = _weighted_step(magnitude[slab], phase[slab], pairs)
+    return step, float(te_s[1] - te_s[0])
+
+
+def _weighted_step(magnitude: np.ndarray, phase: np.ndarray, pairs: range) -> np.ndarray:
     real = np.zeros(phase.shape[:3], dtype=np.float32)
     imag = np.zeros(phase.shape[:3], dtype=np.float32)
     for e in pairs:
@@ -71,7 +79,7 @@ def phase_step(magnitude: np.ndarray, phase: np.ndarray, te_s: Sequence[float]) 
         difference = phase[..., e + 1] - phase[..., e]
         real += np.cos(difference) * weight
         imag += np.sin(difference, out=difference) * weight
-    return np.arctan2(imag, real, out=imag), float(te_s[1] - te_s[0])
+    return np.arctan2(imag, real, out=imag)
 
 
 def temporal_unwrap(

@@ -23,7 +23,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.filters import threshold_otsu
 
-from .grid import bounding_box
+from .grid import bounding_box, slabs
 
 _BALL = ndimage.generate_binary_structure(3, 1)
 
@@ -67,7 +67,7 @@ def magnitude_mask(
     seed = _central_component(ndimage.binary_erosion(foreground, _BALL, iterations=steps))
     core = ndimage.binary_dilation(seed, _BALL, iterations=steps) & foreground
     closed = ndimage.binary_closing(core, _BALL, iterations=2, border_value=0)
-    filled = ndimage.binary_fill_holes(closed | core)
+    filled = _fill_holes(closed | core)
     return _paste(_depth_in_box(filled, voxel_size) > erode_mm, box, magnitude.shape[:3])
 
 
@@ -97,7 +97,7 @@ def refine_by_phase_quality(mask: np.ndarray, phase_step: np.ndarray, min_cohere
     cos, sin = np.cos(phase_step[box]), np.sin(phase_step[box])
     coherence = np.hypot(ndimage.uniform_filter(cos, 3, output=cos), ndimage.uniform_filter(sin, 3, output=sin))
     kept = ndimage.binary_opening(mask[box] & (coherence >= min_coherence), _BALL)
-    return _paste(ndimage.binary_fill_holes(_largest_component(kept)), box, mask.shape)
+    return _paste(_fill_holes(_largest_component(kept)), box, mask.shape)
 
 
 def _central_component(mask: np.ndarray) -> np.ndarray:
@@ -110,7 +110,7 @@ def _central_component(mask: np.ndarray) -> np.ndarray:
     if count == 0:
         raise ValueError("no tissue found above the magnitude threshold")
     coarse = mask[::2, ::2, ::2]
-    head = ndimage.binary_fill_holes(ndimage.binary_closing(coarse, _BALL, iterations=2, border_value=0))
+    head = _fill_holes(ndimage.binary_closing(coarse, _BALL, iterations=2, border_value=0))
     depth = ndimage.distance_transform_edt(head)
     depth[~coarse] = 0
     deepest = np.unravel_index(np.argmax(depth), depth.shape)
@@ -126,12 +126,30 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
     return labels == np.argmax(sizes)
 
 
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_fill_holes``, by labelling the background in one pass.
+
+    scipy grows the outside in from the border one voxel per sweep, which
+    costs a second on a head-sized array; a labelling does it in a tenth.
+    """
+    labels, count = ndimage.label(~mask)
+    outside = np.zeros(count + 1, dtype=bool)
+    for axis in range(3):
+        outside[np.take(labels, (0, -1), axis=axis)] = True
+    outside[0] = False  # label 0 is the mask itself
+    return ~outside[labels]
+
+
 def _root_sum_of_squares(magnitude: np.ndarray) -> np.ndarray:
-    """float32 root-sum-of-squares over the echo axis, one 3D temporary at a time."""
-    image = np.square(magnitude[..., 0], dtype=np.float32)
-    for e in range(1, magnitude.shape[-1]):
-        image += np.square(magnitude[..., e], dtype=np.float32)
-    return np.sqrt(image, out=image)
+    """float32 root-sum-of-squares over the echo axis, slab by slab."""
+    image = np.empty(magnitude.shape[:3], dtype=np.float32)
+    for slab in slabs(magnitude.shape):
+        part = image[slab]
+        np.square(magnitude[slab, ..., 0], out=part, dtype=np.float32)
+        for e in range(1, magnitude.shape[-1]):
+            part += np.square(magnitude[slab, ..., e], dtype=np.float32)
+        np.sqrt(part, out=part)
+    return image
 
 
 def _paste(part: np.ndarray, box: tuple[slice, ...], shape: tuple[int, ...]) -> np.ndarray:
