@@ -3,6 +3,25 @@
 Every stage after masking runs on this smaller grid, which saves most of the
 FFT time on a full field of view and provides the zero padding that keeps the
 periodic dipole convolution from wrapping fields around the border.
+
+Margin rule
+-----------
+Each axis gets ``max(min_margin, ceil(margin_fraction * extent))`` zero voxels
+a side (defaults 8 and 0.2), then grows to the next 5-smooth size for the real
+FFT (``scipy.fft.next_fast_len(n, real=True)``).  What each FFT method needs:
+
+* V-SHARP: nothing; its balls are only evaluated where they fit in the mask.
+* PDF: room outside the mask for the background dipoles it fits; less margin
+  leaves less of the background modelled.
+* TV and iSWIM: enough zeros that the periodic images of the brain's field
+  stay away.  This sets the default: on the 1.5 mm phantom (given mask,
+  V-SHARP), cutting ``margin_fraction`` from 0.2 to 0.1 shrinks the grid
+  1.6x but raises the TV NRMSE from 40.3 to 45.8 % (B0 straight; 45.6 to
+  46.2 % tilted 20 degrees); iSWIM moves by 0.2-0.4 points.  A method that
+  needs less may pass smaller values to :meth:`WorkGrid.around`.
+
+Stages before the FFT methods (mask refinement, path unwrapping) crop tighter
+still, to :func:`bounding_box` plus the few voxels their filters reach.
 """
 
 from __future__ import annotations
@@ -58,14 +77,15 @@ class WorkGrid:
 
     @classmethod
     def around(cls, mask: np.ndarray, margin_fraction: float = 0.2, min_margin: int = 8) -> WorkGrid:
-        """Grid covering ``mask`` plus ``max(min_margin, margin_fraction * extent)`` voxels a side."""
+        """Grid covering ``mask`` plus ``max(min_margin, margin_fraction * extent)`` voxels a side.
+
+        See the module docstring for what the FFT methods need of the margin.
+        """
         if not mask.any():
             raise ValueError("the mask is empty; nothing to reconstruct")
         origin, shape = [], []
-        for axis in range(3):
-            other = tuple(a for a in range(3) if a != axis)
-            occupied = np.flatnonzero(mask.any(axis=other))
-            lo, hi = int(occupied[0]), int(occupied[-1]) + 1
+        for extent in bounding_box(mask):
+            lo, hi = extent.start, extent.stop
             margin = max(min_margin, int(np.ceil(margin_fraction * (hi - lo))))
             size = sp_fft.next_fast_len(hi - lo + 2 * margin, real=True)
             origin.append(lo - (size - (hi - lo)) // 2)
