@@ -33,8 +33,8 @@ from scipy import fft as sp_fft
 
 #: name -> (phantom keyword arguments, whether the phantom's mask is given).
 SCANS: dict[str, tuple[dict, bool]] = {
-    "256x256x128 0.94x0.94x1.5 mm, given mask": (
-        dict(voxel_size_mm=(0.9375, 0.9375, 1.5), matrix=(256, 256, 128)), True),
+    "256x256x128 0.94x0.94x1.5 mm, derived mask": (
+        dict(voxel_size_mm=(0.9375, 0.9375, 1.5), matrix=(256, 256, 128)), False),
     "256x256x128 0.75x0.75x1.2 mm, given mask": (
         dict(voxel_size_mm=(0.75, 0.75, 1.2), matrix=(256, 256, 128)), True),
     "320x320x200 0.75 mm, derived mask": (
