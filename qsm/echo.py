@@ -75,6 +75,7 @@ def phase_step(magnitude: np.ndarray, phase: np.ndarray, te_s: Sequence[float]) 
 
 
 def _weighted_step(magnitude: np.ndarray, phase: np.ndarray, pairs: range) -> np.ndarray:
+    """:func:`phase_step` of one slab: angle of the weighted sum of echo-pair phasors."""
     real = np.zeros(phase.shape[:3], dtype=np.float32)
     imag = np.zeros(phase.shape[:3], dtype=np.float32)
     for e in pairs:

@@ -44,8 +44,9 @@ def unwrap_path(phase: np.ndarray, mask: np.ndarray) -> np.ndarray:
         voxel, up to one global multiple of 2 pi per connected component.
     """
     _check_3d(phase, mask)
-    # The unwrapper holds ~170 bytes per voxel of its input, masked or not:
-    # give it the mask's box, plus the one voxel its reliability looks at.
+    # The unwrapper builds its voxel and edge tables for every input voxel,
+    # masked or not: give it the mask's box plus the one voxel of neighbours
+    # its reliability measure reads (same result, less time and memory).
     box = bounding_box(mask, margin=1)
     inside = mask[box]
     unwrapped = np.ma.getdata(unwrap_phase(np.ma.array(phase[box], mask=~inside)))
