@@ -13,6 +13,9 @@ background removal by fitting the phase evolution over TE.  The pipeline:
    intercept* (weights = squared magnitude, the inverse phase variance), giving
    the field in rad/s, converted to ppm by ``field_ppm = rate / (2 pi gamma_bar B0) 1e6``.
 
+``field_rate`` does steps 3 and 4 at once on the mask's voxels, of any grid,
+without the 4D intermediate.
+
 Phase convention: ``phi(TE) = phi0 + 2 pi gamma_bar B0 delta TE``, so a positive
 field (paramagnetic source along B0) gives increasing phase.  Data with the
 opposite vendor convention must be negated before the call.
@@ -36,6 +39,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .dipole import GAMMA_BAR_HZ_PER_T
+from .grid import slabs
 
 
 def is_uniform(te_s: Sequence[float], tolerance: float = 0.01) -> bool:
@@ -64,14 +68,22 @@ def phase_step(magnitude: np.ndarray, phase: np.ndarray, te_s: Sequence[float]) 
     if phase.shape[-1] < 2:
         raise ValueError("the echo-difference phase needs at least two echoes")
     pairs = range(phase.shape[-1] - 1) if is_uniform(te_s) else range(1)
+    step = np.empty(phase.shape[:3], dtype=np.float32)
+    for slab in slabs(phase.shape):
+        step[slab] = _weighted_step(magnitude[slab], phase[slab], pairs)
+    return step, float(te_s[1] - te_s[0])
+
+
+def _weighted_step(magnitude: np.ndarray, phase: np.ndarray, pairs: range) -> np.ndarray:
+    """:func:`phase_step` of one slab: angle of the weighted sum of echo-pair phasors."""
     real = np.zeros(phase.shape[:3], dtype=np.float32)
     imag = np.zeros(phase.shape[:3], dtype=np.float32)
     for e in pairs:
         weight = magnitude[..., e] * magnitude[..., e + 1]
         difference = phase[..., e + 1] - phase[..., e]
-        real += weight * np.cos(difference)
-        imag += weight * np.sin(difference)
-    return np.arctan2(imag, real).astype(np.float32), float(te_s[1] - te_s[0])
+        real += np.cos(difference) * weight
+        imag += np.sin(difference, out=difference) * weight
+    return np.arctan2(imag, real, out=imag)
 
 
 def temporal_unwrap(
@@ -99,22 +111,10 @@ def temporal_unwrap(
     ndarray
         float32 (X, Y, Z, E) unwrapped ``phi_e - phi_1`` (echo 1 is 0).
     """
-    te = np.asarray(te_s, dtype=np.float64)
-    ref = phase[..., 0][mask]
-    rate = rate[mask].astype(np.float64)
-    resolved = np.zeros((ref.size, len(te)), dtype=np.float64)
-    weight_sum = np.zeros(ref.size)
-    weighted_num = np.zeros(ref.size)
-    for e in range(1, len(te)):
-        dt = te[e] - te[0]
-        measured = phase[..., e][mask] - ref
-        resolved[:, e] = measured - 2 * np.pi * np.round((measured - rate * dt) / (2 * np.pi))
-        w = magnitude[..., e][mask].astype(np.float64) ** 2 * dt**2
-        weighted_num += w * resolved[:, e] / dt
-        weight_sum += w
-        rate = np.divide(weighted_num, weight_sum, out=rate, where=weight_sum > 0)
+    resolved = _resolve_rows(_echo_rows(phase, mask), _echo_rows(magnitude, mask), te_s, rate[mask])
     out = np.zeros(phase.shape, dtype=np.float32)
-    out[mask] = resolved
+    for e, row in enumerate(resolved):
+        out[..., e][mask] = row
     return out
 
 
@@ -141,18 +141,7 @@ def fit_field(
     residual : ndarray
         float32 weighted RMS fit residual, radians, a phase-quality measure.
     """
-    te = np.asarray(te_s, dtype=np.float64)
-    phi = unwrapped[mask].astype(np.float64)
-    w = magnitude[mask].astype(np.float64) ** 2 + 1e-30
-    sw = w.sum(axis=1)
-    te_mean = (w * te).sum(axis=1) / sw
-    phi_mean = (w * phi).sum(axis=1) / sw
-    centred = te[None, :] - te_mean[:, None]
-    slope = (w * centred * (phi - phi_mean[:, None])).sum(axis=1) / np.maximum((w * centred**2).sum(axis=1), 1e-30)
-    if len(te) == 1:
-        slope = phi[:, 0] / te[0]  # one echo: no intercept can be fitted
-    misfit = phi - phi_mean[:, None] - slope[:, None] * centred
-    residual = np.sqrt((w * misfit**2).sum(axis=1) / sw)
+    slope, residual = _fit_rows(_echo_rows(unwrapped, mask), _echo_rows(magnitude, mask), te_s)
     rate, quality = np.zeros(mask.shape, np.float32), np.zeros(mask.shape, np.float32)
     rate[mask], quality[mask] = slope, residual
     return rate, quality
@@ -220,6 +209,98 @@ def fit_weight(residual: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, weight, 0).astype(np.float32)
 
 
+def field_rate(
+    phase: np.ndarray, magnitude: np.ndarray, te_s: Sequence[float], rate: np.ndarray, mask: np.ndarray
+) -> np.ndarray:
+    """``fit_field(temporal_unwrap(...))`` rate, without the (X, Y, Z, E) intermediate.
+
+    Only the mask's voxels are read, so the inputs can be the full-grid
+    arrays: no cropped 4D copy of magnitude and phase is needed.
+
+    Parameters
+    ----------
+    phase, magnitude, te_s, rate, mask
+        As for :func:`temporal_unwrap`, on one grid.
+
+    Returns
+    -------
+    ndarray
+        float32 phase rate, rad/s (0 outside ``mask``).
+    """
+    weights = _echo_rows(magnitude, mask)
+    slope, _ = _fit_rows(_resolve_rows(_echo_rows(phase, mask), weights, te_s, rate[mask]), weights, te_s)
+    fitted = np.zeros(mask.shape, np.float32)
+    fitted[mask] = slope
+    return fitted
+
+
+def _echo_rows(volume: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(echoes, voxels) float32 copy of ``volume``'s (X, Y, Z, E) values in ``mask``.
+
+    Echo by echo, so each row is contiguous for the per-echo arithmetic.
+    """
+    rows = np.empty((volume.shape[-1], np.count_nonzero(mask)), dtype=np.float32)
+    for e, row in enumerate(rows):
+        row[:] = volume[..., e][mask]
+    return rows
+
+
+def _resolve_rows(phases: np.ndarray, weights: np.ndarray, te_s: Sequence[float], rate: np.ndarray) -> np.ndarray:
+    """:func:`temporal_unwrap` on :func:`_echo_rows`; ``phases`` is overwritten and returned."""
+    te = np.asarray(te_s, dtype=np.float64)
+    ref = phases[0].copy()
+    rate = rate.astype(np.float64)
+    weight_sum = np.zeros(ref.size)
+    weighted_num = np.zeros(ref.size)
+    for e in range(1, len(te)):
+        dt = te[e] - te[0]
+        measured = phases[e] - ref
+        resolved = measured - 2 * np.pi * np.round((measured - rate * dt) / (2 * np.pi))
+        phases[e] = resolved
+        w = weights[e].astype(np.float64) ** 2 * dt**2
+        weighted_num += w * resolved / dt
+        weight_sum += w
+        rate = np.divide(weighted_num, weight_sum, out=rate, where=weight_sum > 0)
+    phases[0] = 0
+    return phases
+
+
+def _fit_rows(phi: np.ndarray, magnitude: np.ndarray, te_s: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fit_field` on :func:`_echo_rows`: float64 slope and residual per voxel.
+
+    The sums over echoes add one float64 row at a time, in the order a sum
+    over the echo axis takes, instead of building (voxels, echoes) float64
+    temporaries.
+    """
+    te = np.asarray(te_s, dtype=np.float64)
+    echoes = range(len(te))
+    weight = [magnitude[e].astype(np.float64) ** 2 + 1e-30 for e in echoes]
+
+    def column(e: int) -> np.ndarray:
+        return phi[e].astype(np.float64)
+
+    sw = sum(weight[1:], weight[0])
+    te_mean = _echo_sum(weight[e] * te[e] for e in echoes) / sw
+    phi_mean = _echo_sum(weight[e] * column(e) for e in echoes) / sw
+    slope = _echo_sum(weight[e] * (te[e] - te_mean) * (column(e) - phi_mean) for e in echoes)
+    slope /= np.maximum(_echo_sum(weight[e] * (te[e] - te_mean) ** 2 for e in echoes), 1e-30)
+    if len(te) == 1:
+        slope = column(0) / te[0]  # one echo: no intercept can be fitted
+    misfit = _echo_sum(weight[e] * ((column(e) - phi_mean) - slope * (te[e] - te_mean)) ** 2 for e in echoes)
+    return slope, np.sqrt(misfit / sw, out=misfit)
+
+
+def _echo_sum(terms) -> np.ndarray:
+    """Sum of per-echo arrays, added left to right into the first."""
+    terms = iter(terms)
+    total = next(terms)
+    for term in terms:
+        total += term
+    return total
+
+
 def rate_to_ppm(rate: np.ndarray, b0_tesla: float) -> np.ndarray:
-    """Convert a phase rate in rad/s to a relative field shift in ppm."""
-    return (rate / (2 * np.pi * GAMMA_BAR_HZ_PER_T * b0_tesla) * 1e6).astype(np.float32)
+    """Convert a phase rate in rad/s to a relative field shift in ppm (float32)."""
+    ppm = np.divide(rate, 2 * np.pi * GAMMA_BAR_HZ_PER_T * b0_tesla, dtype=np.float32)
+    ppm *= np.float32(1e6)
+    return ppm

@@ -43,4 +43,6 @@ def reference(chi: np.ndarray, brain_mask: np.ndarray, reference_mask: np.ndarra
         raise ValueError(f"reference mask shape {reference_mask.shape} differs from the image {brain_mask.shape}")
     if not region.any():
         raise ValueError("the reference region does not overlap the brain mask")
-    return np.where(brain_mask, chi - chi[region].mean(), 0).astype(np.float32)
+    referenced = np.subtract(chi, chi[region].mean(), dtype=np.float32)
+    referenced[~brain_mask] = 0
+    return referenced
