@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install run test bench chromium clean
+.PHONY: install run test test-slow bench chromium clean
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -29,8 +29,12 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py runlocal
 
+# The phantom-family accuracy sweeps take minutes: `make test` leaves them out, CI runs both.
 test: install chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow"
+
+test-slow: install
+	$(BIN)/pytest -m slow
 
 bench: install
 	$(BIN)/python -m bench

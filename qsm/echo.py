@@ -212,7 +212,7 @@ def fit_weight(residual: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def field_rate(
     phase: np.ndarray, magnitude: np.ndarray, te_s: Sequence[float], rate: np.ndarray, mask: np.ndarray
 ) -> np.ndarray:
-    """``fit_field(temporal_unwrap(...))`` rate, without the (X, Y, Z, E) intermediate.
+    """``fit_field(temporal_unwrap(...))``, without the (X, Y, Z, E) intermediate.
 
     Only the mask's voxels are read, so the inputs can be the full-grid
     arrays: no cropped 4D copy of magnitude and phase is needed.
@@ -224,14 +224,14 @@ def field_rate(
 
     Returns
     -------
-    ndarray
-        float32 phase rate, rad/s (0 outside ``mask``).
+    rate, residual : ndarray
+        As returned by :func:`fit_field`.
     """
     weights = _echo_rows(magnitude, mask)
-    slope, _ = _fit_rows(_resolve_rows(_echo_rows(phase, mask), weights, te_s, rate[mask]), weights, te_s)
-    fitted = np.zeros(mask.shape, np.float32)
-    fitted[mask] = slope
-    return fitted
+    slope, residual = _fit_rows(_resolve_rows(_echo_rows(phase, mask), weights, te_s, rate[mask]), weights, te_s)
+    fitted, quality = np.zeros(mask.shape, np.float32), np.zeros(mask.shape, np.float32)
+    fitted[mask], quality[mask] = slope, residual
+    return fitted, quality
 
 
 def _echo_rows(volume: np.ndarray, mask: np.ndarray) -> np.ndarray:

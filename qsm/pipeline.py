@@ -157,11 +157,11 @@ def reconstruct(
         unwrapped_step = uw.unwrap_laplacian(step_w, brain_w, voxel)
 
     clock.start("echo_fit")
-    magnitude_w = grid.crop(magnitude)
     if unwrap == "path" and len(te) > 1:
-        relative = echo.temporal_unwrap(grid.crop(phase), magnitude_w, te, unwrapped_step / dte, brain_w)
-        rate, residual = echo.fit_field(relative, magnitude_w, te, brain_w)
-        noise_ppm = echo.field_noise_ppm(residual, magnitude_w, te, b0_tesla, brain_w)
+        # full-grid inputs, mask voxels only: no cropped 4D copies
+        rate, residual = echo.field_rate(phase, magnitude, te, grid.uncrop(unwrapped_step) / dte, brain)
+        noise_ppm = echo.field_noise_ppm(residual, magnitude, te, b0_tesla, brain)
+        rate, residual = grid.crop(rate), grid.crop(residual)
         weight = echo.fit_weight(residual, brain_w) if mask is None else None
     else:
         rate, noise_ppm, weight = unwrapped_step / dte, float("nan"), None
