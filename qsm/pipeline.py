@@ -195,7 +195,7 @@ def reconstruct(
         "mask": "given" if mask is not None else "magnitude+phase-quality",
         "unwrap": unwrap,
         "echo_combination": "temporal-unwrap+weighted-fit" if unwrap == "path" and len(te) > 1 else "phase-difference",
-        "field_noise_ppm": noise_ppm,
+        "field_noise_ppm": noise_ppm if np.isfinite(noise_ppm) else None,
         "background": background,
         "inversion": inversion,
         "single_step": single_step,
