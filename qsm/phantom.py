@@ -438,9 +438,7 @@ def simulate_head(
     if shim_order is not None:
         total = total - shim_fit(total, brain, voxel, shim_order)
 
-    padded = _DoublePadding(brain)
-    chi_brain = np.where(brain, chi - chi[brain].mean(), 0).astype(np.float32)
-    local = padded.unpad(forward_field(padded.pad(chi_brain), voxel, b0_dir)) * brain
+    local = local_field(chi, brain, voxel, b0_dir)
 
     magnitude, phase = _gre_signal(labels, total, te_s, b0_tesla, peak_snr, extra, voxel, seed, dephasing)
     rois = {name: labels == value for name, value in ROI_LABELS.items()}
@@ -468,7 +466,7 @@ def simulate_head(
         affine=slab_affine(shape, voxel, b0_tilt_deg),
         b0_dir=b0_dir,
         total_field_ppm=total,
-        local_field_ppm=local.astype(np.float32),
+        local_field_ppm=local,
         voxel_size=voxel,
         params=params,
     )
@@ -551,6 +549,34 @@ class HeadModel:
     r1: np.ndarray
     r2star: np.ndarray
     voxel_size: tuple[float, float, float]
+
+
+def local_field(chi: np.ndarray, brain: np.ndarray, voxel: Sequence[float], b0_dir: Sequence[float]) -> np.ndarray:
+    """True local field: the field over ``brain`` of the demeaned susceptibility inside it.
+
+    The brain's sources alone, zero-padded to twice the grid so nothing wraps;
+    demeaned because a QSM map is referenced (its mean over the brain is
+    undetermined).
+
+    Parameters
+    ----------
+    chi : ndarray
+        Susceptibility, ppm.
+    brain : ndarray of bool
+        Brain mask.
+    voxel : sequence of 3 floats
+        mm.
+    b0_dir : sequence of 3 floats
+        B0 in the voxel frame.
+
+    Returns
+    -------
+    ndarray
+        float32 field, ppm, zero outside ``brain``.
+    """
+    padded = _DoublePadding(brain)
+    chi_brain = np.where(brain, chi - chi[brain].mean(), 0).astype(np.float32)
+    return (padded.unpad(forward_field(padded.pad(chi_brain), voxel, b0_dir)) * brain).astype(np.float32)
 
 
 def susceptibility_table(anatomy: Anatomy, extra: np.ndarray) -> np.ndarray:

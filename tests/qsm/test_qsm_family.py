@@ -15,7 +15,8 @@ from qsm import reconstruct
 from qsm.dipole import GAMMA_BAR_HZ_PER_T, forward_field
 from qsm.family import TIERS, cases, forward_case, own_case, score
 from qsm.inputs import b0_direction
-from qsm.phantom import Anatomy, shim_fit, simulate_head, slab_affine
+from qsm.metrics import nrmse
+from qsm.phantom import Anatomy, head_model, local_field, shim_fit, simulate_head, slab_affine
 
 SMALL = dict(voxel_size_mm=2.0, matrix=(84, 90, 84), te_ms=(4, 12, 20, 28), seed=5)
 
@@ -149,12 +150,33 @@ def test_score_of_the_truth_is_perfect_and_qsm_ci_agrees_on_nrmse():
     assert all(abs(row[f"bias_ppb_{roi}"]) < 5 for roi in ("LMC", "RMC", "LCT", "RCT"))
 
 
+@functools.cache
+def coarse_forward_case():
+    """qsm-forward case, 2 mm model grid acquired at 3 mm, B0 tilted 18 degrees (seconds)."""
+    return forward_case("coarse", model_voxel_mm=2.0, voxel_size_mm=3.0, seed=21, tilt_deg=18.0, peak_snr=100)
+
+
 def test_a_coarse_qsm_forward_case_is_consistent():
     pytest.importorskip("qsm_forward")
-    case = forward_case("coarse", model_voxel_mm=2.0, voxel_size_mm=3.0, seed=21, tilt_deg=18.0, peak_snr=100)
+    case = coarse_forward_case()
     assert case.magnitude.shape == case.chi.shape + (4,) == case.mask.shape + (4,)
     assert np.allclose(b0_direction(case.affine), [0, np.sin(np.deg2rad(18)), np.cos(np.deg2rad(18))])
     assert all(case.rois[roi].sum() > 10 and (case.rois[roi] <= case.mask).all() for roi in case.rois)
     assert 0.0 < case.chi[case.rois["LMC"]].mean() - case.chi[case.rois["LCT"]].mean() < 0.1
     with pytest.raises(ValueError, match="coarser"):
         forward_case("bad", model_voxel_mm=3.0, voxel_size_mm=2.0, seed=21)
+
+
+def test_qsm_forward_truth_is_the_model_chi_band_limited_and_the_field_of_it():
+    qf = pytest.importorskip("qsm_forward.qsm_forward")
+    same = forward_case("same", model_voxel_mm=3.0, voxel_size_mm=3.0, seed=21)
+    model = head_model(3.0, same.chi.shape, Anatomy.varied(21, sulci=True))
+    assert np.array_equal(same.chi, model.chi) and np.array_equal(same.mask, model.brain_mask)
+    # the truth local field is the field of the truth chi on the acquired grid, which qsm-forward's own
+    # kernel (D(0) = 1/3, chi not demeaned, then the field demeaned over the mask) reproduces
+    case = coarse_forward_case()
+    theirs = qf.generate_field(case.chi.astype(np.float64) * case.mask, case.mask, voxel_size=case.voxel_size,
+                               B0_dir=b0_direction(case.affine))
+    assert nrmse(case.local_field_ppm, theirs, case.mask) < 10.0
+    expected = local_field(case.chi, case.mask, case.voxel_size, b0_direction(case.affine))
+    assert np.allclose(case.local_field_ppm, expected, atol=1e-6)
