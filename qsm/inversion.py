@@ -410,10 +410,15 @@ ALPHA_PER_NOISE_VARIANCE = 8.7
 SINGLE_STEP_ALPHA = 5e-5
 
 
+#: Floor of the noise-matched weight: without it noiseless data (residual 0) gets
+#: alpha ~ 0 and ADMM diverges (2264 % NRMSE on a noiseless qsm-forward head).
+MIN_SINGLE_STEP_ALPHA = 1e-5
+
+
 def _noise_matched_alpha(noise_ppm: float | None) -> float:
     if noise_ppm is None or not np.isfinite(noise_ppm) or noise_ppm <= 0:
         return SINGLE_STEP_ALPHA
-    return float(ALPHA_PER_NOISE_VARIANCE * noise_ppm**2)
+    return max(MIN_SINGLE_STEP_ALPHA, float(ALPHA_PER_NOISE_VARIANCE * noise_ppm**2))
 
 
 Inversion = Callable[..., np.ndarray]

@@ -64,6 +64,34 @@ def test_background_removal_keeps_the_local_field(brain, method):
     assert nrmse(local, np.where(valid, local_true, 0), valid) < 45
 
 
+def test_dipole_fit_keeps_the_local_field_up_to_the_surface(brain):
+    x, y, z, mask, chi = brain
+    local_true = background.fitted_local_field(chi, mask, VOXEL, B0)
+    total = forward_field(air_pocket(x, y, z), VOXEL, B0) + local_true
+    local, valid = background.dipole_fit(total, mask, VOXEL, B0, noise_ppm=0.0)
+    assert np.array_equal(valid, mask)  # nothing eroded
+    surface = mask & (np.sqrt(x**2 + y**2 + z**2) > 40)  # the ribbon V-SHARP loses
+    assert nrmse(local, local_true, mask) < 25
+    assert nrmse(np.where(surface, local, 0), np.where(surface, local_true, 0), surface) < 35
+
+
+def test_single_step_tv_recovers_chi_from_the_total_field_without_noise(brain):
+    x, y, z, mask, chi = brain
+    inside = np.where(mask, chi - chi[mask].mean(), 0).astype(np.float32)
+    total = forward_field(air_pocket(x, y, z) + inside, VOXEL, B0)
+    # a near-zero noise would give alpha ~ 0: the floor keeps ADMM stable
+    estimate = inversion.single_step_tv(total, mask, VOXEL, B0, noise_ppm=1e-7)
+    assert np.isfinite(estimate).all()
+    assert nrmse(estimate, inside, mask) < 35
+
+
+def test_single_step_tv_weight_follows_the_noise():
+    quiet, noisy = inversion._noise_matched_alpha(0.002), inversion._noise_matched_alpha(0.006)
+    assert noisy == pytest.approx(9 * quiet)
+    assert inversion._noise_matched_alpha(1e-6) == inversion.MIN_SINGLE_STEP_ALPHA
+    assert inversion._noise_matched_alpha(float("nan")) == inversion.SINGLE_STEP_ALPHA
+
+
 @pytest.mark.parametrize("method, limit", [("tkd", 45), ("iswim", 45), ("tv", 35)])
 def test_inversion_round_trip(brain, method, limit):
     _, _, _, mask, chi = brain
