@@ -349,57 +349,82 @@ def single_step_tv(
     kernel = dipole_kernel(shape, voxel_size, b0_dir)
     field_k = rfft3(field_ppm.astype(np.float32) * brain)
     mask_k = rfft3(brain)
-    operators, fits, data, data_gains = [], [], [], []
+    del brain
+    operators, data, data_gains = [], [], []
     for radius in radii:
         smv = sphere_kernel(shape, voxel_size, radius)
         fit = (irfft3(mask_k * smv, shape) > 0.999).astype(np.float32)
         if weight is not None:
             fit *= weight
-        high_pass = (1 - smv).astype(np.float32)
-        data.append(irfft3(field_k * high_pass, shape).astype(np.float32) * fit)
-        operators.append(high_pass * kernel)
-        fits.append(fit)
-        data_gains.append((1.0 / (fit + 1.0)).astype(np.float32))
-    del field_k, mask_k
+        np.subtract(1, smv, out=smv)  # the high-pass C_r
+        measured = irfft3(field_k * smv, shape)
+        measured *= fit
+        data.append(measured)
+        smv *= kernel
+        operators.append(smv)
+        fit += 1
+        data_gains.append(np.reciprocal(fit, out=fit))
+    del field_k, mask_k, kernel
     mu_grad = np.float32(mu_ratio * alpha)
-    grad, grad_adjoint, grad_gain = _finite_differences(shape, voxel_size)
-    denominator = sum(op**2 for op in operators) + mu_grad * grad_gain
+    _, _, grad_gain = _finite_differences(shape, voxel_size)
+    grad_gain *= mu_grad
+    denominator = operators[0] ** 2
+    for operator in operators[1:]:
+        denominator += operator**2
+    denominator += grad_gain
+    del grad_gain
     denominator[0, 0, 0] = 1.0
-    solve = (1.0 / denominator).astype(np.float32)
+    solve = np.reciprocal(denominator, out=denominator)
     solve[0, 0, 0] = 0.0
-    del denominator, grad_gain
 
-    # With t = grad(chi) + u, shrinkage leaves the scaled dual u = clip(t) (as in tv).
+    # Each pass turns chi and its spectrum into the next ones.  With
+    # t = grad(chi) + u, shrinkage leaves the scaled dual u = clip(t) (as in
+    # tv), so t is rebuilt axis by axis and only u persists; the split y_r is
+    # only ever needed as y_r - u_r, whose FFT is taken as soon as it is made.
+    # From zero splits and duals the first chi and spectrum are zero, so their
+    # FFTs are skipped.  Buffers are reused: volume-sized temporaries cost
+    # about as much as the FFTs (one real FFT pair per radius plus one).
+    steps = [np.float32(1.0 / v) for v in voxel_size]
     level = np.float32(alpha / mu_grad)
-    splits = [np.zeros(shape, np.float32) for _ in radii]
     duals = [np.zeros(shape, np.float32) for _ in radii]
     u_grad = np.zeros((3, *shape), np.float32)
-    t = np.zeros((3, *shape), np.float32)
-    vector_buffer = np.empty((3, *shape), np.float32)
-    scalar_buffer = np.empty(shape, np.float32)
-    for _ in range(iterations):
-        np.multiply(u_grad, -2, out=vector_buffer)
-        vector_buffer += t  # z - u
-        spectrum = rfft3(grad_adjoint(vector_buffer, scalar_buffer))
-        spectrum *= mu_grad
-        for operator, split, dual in zip(operators, splits, duals):
-            np.subtract(split, dual, out=scalar_buffer)
-            part = rfft3(scalar_buffer)
-            part *= operator
-            spectrum += part
-        spectrum *= solve
-        chi = irfft3(spectrum, shape)
-        grad(chi, out=t)
-        t += u_grad
-        np.clip(t, -level, level, out=u_grad)
-        for operator, fit, measured, gain, split, dual in zip(operators, fits, data, data_gains, splits, duals):
-            modelled = irfft3(spectrum * operator, shape)
-            np.add(modelled, dual, out=split)
+    t, work, adjoint = (np.empty(shape, np.float32) for _ in range(3))
+    product = np.empty(solve.shape, np.complex64)
+    chi, spectrum = np.zeros(shape, np.float32), None
+    for _ in range(iterations - 1):
+        for axis, step in enumerate(steps):
+            _forward_difference(chi, axis, t)
+            t *= step
+            t += u_grad[axis]
+            np.clip(t, -level, level, out=u_grad[axis])
+            np.multiply(u_grad[axis], -2, out=work)
+            work += t  # z - u
+            _forward_difference_adjoint_neg(work, axis, out=t)
+            t *= step
+            if axis == 0:
+                np.negative(t, out=adjoint)
+            else:
+                adjoint -= t
+        next_spectrum = rfft3(adjoint)
+        next_spectrum *= mu_grad
+        for operator, measured, gain, dual in zip(operators, data, data_gains, duals):
+            if spectrum is None:
+                modelled = np.zeros(shape, np.float32)
+            else:
+                modelled = irfft3(np.multiply(spectrum, operator, out=product), shape)
+            split = np.add(modelled, dual, out=work)
             split += measured  # measured is zero where the ball does not fit
             split *= gain
             dual += modelled
             dual -= split
-    return np.where(mask, chi, 0).astype(np.float32)
+            part = rfft3(np.subtract(split, dual, out=work))
+            part *= operator
+            next_spectrum += part
+        next_spectrum *= solve
+        spectrum = next_spectrum
+        chi = irfft3(spectrum, shape)
+    chi[~mask] = 0
+    return chi
 
 
 #: TV weight of :func:`single_step_tv` over the field's noise variance (ppm^-2):
@@ -484,9 +509,9 @@ def _forward_difference(x: np.ndarray, axis: int, out: np.ndarray) -> None:
     np.subtract(x[tuple(first)], x[tuple(last)], out=out[tuple(last)])
 
 
-def _forward_difference_adjoint_neg(g: np.ndarray, axis: int) -> np.ndarray:
+def _forward_difference_adjoint_neg(g: np.ndarray, axis: int, out: np.ndarray | None = None) -> np.ndarray:
     """``g[n] - g[n - 1]`` (periodic): minus the adjoint of the forward difference."""
-    out = np.empty_like(g)
+    out = np.empty_like(g) if out is None else out
     head, tail = [slice(None)] * 3, [slice(None)] * 3
     head[axis], tail[axis] = slice(0, -1), slice(1, None)
     np.subtract(g[tuple(tail)], g[tuple(head)], out=out[tuple(tail)])
