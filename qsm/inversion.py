@@ -51,6 +51,7 @@ import numpy as np
 from scipy import ndimage
 
 from .dipole import dipole_kernel, irfft3, rfft3, sphere_kernel
+from .grid import slabs
 
 DEFAULT = "tv"
 
@@ -379,32 +380,21 @@ def single_step_tv(
 
     # Each pass turns chi and its spectrum into the next ones.  With
     # t = grad(chi) + u, shrinkage leaves the scaled dual u = clip(t) (as in
-    # tv), so t is rebuilt axis by axis and only u persists; the split y_r is
-    # only ever needed as y_r - u_r, whose FFT is taken as soon as it is made.
-    # From zero splits and duals the first chi and spectrum are zero, so their
-    # FFTs are skipped.  Buffers are reused: volume-sized temporaries cost
-    # about as much as the FFTs (one real FFT pair per radius plus one).
+    # tv), so t is only a temporary; the split y_r is only ever needed as
+    # y_r - u_r, whose FFT is taken as soon as it is made.  From zero splits
+    # and duals the first chi and spectrum are zero, so their FFTs are skipped.
+    # The voxel-wise work goes slab by slab into reused buffers: streamed as
+    # whole volumes it took as long as the FFTs (one real pair per radius plus one).
     steps = [np.float32(1.0 / v) for v in voxel_size]
     level = np.float32(alpha / mu_grad)
+    rows = slabs(shape, SLAB_VOXELS)
     duals = [np.zeros(shape, np.float32) for _ in radii]
     u_grad = np.zeros((3, *shape), np.float32)
-    t, work, adjoint = (np.empty(shape, np.float32) for _ in range(3))
+    work, adjoint = np.empty(shape, np.float32), np.empty(shape, np.float32)
     product = np.empty(solve.shape, np.complex64)
     chi, spectrum = np.zeros(shape, np.float32), None
     for _ in range(iterations - 1):
-        for axis, step in enumerate(steps):
-            _forward_difference(chi, axis, t)
-            t *= step
-            t += u_grad[axis]
-            np.clip(t, -level, level, out=u_grad[axis])
-            np.multiply(u_grad[axis], -2, out=work)
-            work += t  # z - u
-            _forward_difference_adjoint_neg(work, axis, out=t)
-            t *= step
-            if axis == 0:
-                np.negative(t, out=adjoint)
-            else:
-                adjoint -= t
+        _shrink_gradient(chi, u_grad, steps, level, rows, adjoint, work)
         next_spectrum = rfft3(adjoint)
         next_spectrum *= mu_grad
         for operator, measured, gain, dual in zip(operators, data, data_gains, duals):
@@ -412,12 +402,8 @@ def single_step_tv(
                 modelled = np.zeros(shape, np.float32)
             else:
                 modelled = irfft3(np.multiply(spectrum, operator, out=product), shape)
-            split = np.add(modelled, dual, out=work)
-            split += measured  # measured is zero where the ball does not fit
-            split *= gain
-            dual += modelled
-            dual -= split
-            part = rfft3(np.subtract(split, dual, out=work))
+            _update_data_split(modelled, measured, gain, dual, rows, work)
+            part = rfft3(work)
             part *= operator
             next_spectrum += part
         next_spectrum *= solve
@@ -439,6 +425,74 @@ def _noise_matched_alpha(noise_ppm: float | None) -> float:
     if noise_ppm is None or not np.isfinite(noise_ppm) or noise_ppm <= 0:
         return SINGLE_STEP_ALPHA
     return float(ALPHA_PER_NOISE_VARIANCE * noise_ppm**2)
+
+
+#: Voxels per slab of the voxel-wise work in :func:`single_step_tv`.
+SLAB_VOXELS = 2**17
+
+
+def _shrink_gradient(chi, u, steps, level, rows, adjoint, w0) -> None:
+    """TV split of :func:`single_step_tv`, slab by slab along axis 0.
+
+    With ``t = grad(chi) + u`` (periodic forward differences per mm), sets
+    ``u = clip(t, -level, level)`` and ``adjoint = grad^T(t - 2 u)``, the
+    adjoint gradient of ``z - u``, with the operations of the whole-volume
+    form in the same order, so the result is bit for bit the same.  ``w0``
+    is a volume buffer for the axis-0 component of ``t - 2 u``, whose backward
+    difference reaches into the previous slab; the last row's, which the
+    first slab needs, is made first.
+    """
+    n0 = chi.shape[0]
+    last = n0 - 1
+    depth = rows[0].stop - rows[0].start
+    t, w = np.empty((depth, *chi.shape[1:]), np.float32), np.empty((depth, *chi.shape[1:]), np.float32)
+
+    def axis0(lo: int, hi: int, ahead: np.ndarray) -> None:
+        m = hi - lo
+        np.subtract(ahead, chi[lo:hi], out=t[:m])
+        t[:m] *= steps[0]
+        t[:m] += u[0, lo:hi]
+        np.clip(t[:m], -level, level, out=u[0, lo:hi])
+        np.multiply(u[0, lo:hi], -2, out=w0[lo:hi])
+        w0[lo:hi] += t[:m]
+
+    axis0(last, n0, chi[:1])
+    for slab in rows:
+        lo, hi = slab.start, min(slab.stop, n0)
+        if min(hi, last) > lo:
+            axis0(lo, min(hi, last), chi[lo + 1 : min(hi, last) + 1])
+        ts, ws, out = t[: hi - lo], w[: hi - lo], adjoint[lo:hi]
+        np.subtract(w0[lo + 1 : hi], w0[lo : hi - 1], out=ts[1:])
+        np.subtract(w0[lo : lo + 1], w0[lo - 1 if lo else last], out=ts[:1])
+        ts *= steps[0]
+        np.negative(ts, out=out)
+        for axis in (1, 2):
+            _forward_difference(chi[lo:hi], axis, ts)
+            ts *= steps[axis]
+            ts += u[axis, lo:hi]
+            np.clip(ts, -level, level, out=u[axis, lo:hi])
+            np.multiply(u[axis, lo:hi], -2, out=ws)
+            ws += ts  # z - u
+            _forward_difference_adjoint_neg(ws, axis, out=ts)
+            ts *= steps[axis]
+            out -= ts
+
+
+def _update_data_split(modelled, measured, gain, dual, rows, out) -> None:
+    """Data split and dual of one SMV radius in :func:`single_step_tv`, slab by slab.
+
+    ``y = gain * (modelled + dual + measured)``, ``dual += modelled - y``, and
+    ``out = y - dual``.
+    """
+    depth = rows[0].stop - rows[0].start
+    y = np.empty((depth, *modelled.shape[1:]), np.float32)
+    for slab in rows:
+        split = np.add(modelled[slab], dual[slab], out=y[: out[slab].shape[0]])
+        split += measured[slab]  # measured is zero where the ball does not fit
+        split *= gain[slab]
+        dual[slab] += modelled[slab]
+        dual[slab] -= split
+        np.subtract(split, dual[slab], out=out[slab])
 
 
 Inversion = Callable[..., np.ndarray]
