@@ -51,6 +51,7 @@ import numpy as np
 from scipy import ndimage
 
 from .dipole import dipole_kernel, irfft3, rfft3, sphere_kernel
+from .grid import slabs
 
 DEFAULT = "tv"
 
@@ -349,57 +350,67 @@ def single_step_tv(
     kernel = dipole_kernel(shape, voxel_size, b0_dir)
     field_k = rfft3(field_ppm.astype(np.float32) * brain)
     mask_k = rfft3(brain)
-    operators, fits, data, data_gains = [], [], [], []
+    del brain
+    operators, data, data_gains = [], [], []
     for radius in radii:
         smv = sphere_kernel(shape, voxel_size, radius)
         fit = (irfft3(mask_k * smv, shape) > 0.999).astype(np.float32)
         if weight is not None:
             fit *= weight
-        high_pass = (1 - smv).astype(np.float32)
-        data.append(irfft3(field_k * high_pass, shape).astype(np.float32) * fit)
-        operators.append(high_pass * kernel)
-        fits.append(fit)
-        data_gains.append((1.0 / (fit + 1.0)).astype(np.float32))
-    del field_k, mask_k
+        np.subtract(1, smv, out=smv)  # the high-pass C_r
+        measured = irfft3(field_k * smv, shape)
+        measured *= fit
+        data.append(measured)
+        smv *= kernel
+        operators.append(smv)
+        fit += 1
+        data_gains.append(np.reciprocal(fit, out=fit))
+    del field_k, mask_k, kernel
     mu_grad = np.float32(mu_ratio * alpha)
-    grad, grad_adjoint, grad_gain = _finite_differences(shape, voxel_size)
-    denominator = sum(op**2 for op in operators) + mu_grad * grad_gain
+    _, _, grad_gain = _finite_differences(shape, voxel_size)
+    grad_gain *= mu_grad
+    denominator = operators[0] ** 2
+    for operator in operators[1:]:
+        denominator += operator**2
+    denominator += grad_gain
+    del grad_gain
     denominator[0, 0, 0] = 1.0
-    solve = (1.0 / denominator).astype(np.float32)
+    solve = np.reciprocal(denominator, out=denominator)
     solve[0, 0, 0] = 0.0
-    del denominator, grad_gain
 
-    # With t = grad(chi) + u, shrinkage leaves the scaled dual u = clip(t) (as in tv).
+    # Each pass turns chi and its spectrum into the next ones.  With
+    # t = grad(chi) + u, shrinkage leaves the scaled dual u = clip(t) (as in
+    # tv), so t is only a temporary; the split y_r is only ever needed as
+    # y_r - u_r, whose FFT is taken as soon as it is made.  From zero splits
+    # and duals the first chi and spectrum are zero, so their FFTs are skipped.
+    # The voxel-wise work goes slab by slab into reused buffers: streamed as
+    # whole volumes it took as long as the FFTs (one real pair per radius plus one).
+    steps = [np.float32(1.0 / v) for v in voxel_size]
     level = np.float32(alpha / mu_grad)
-    splits = [np.zeros(shape, np.float32) for _ in radii]
+    rows = slabs(shape, SLAB_VOXELS)
     duals = [np.zeros(shape, np.float32) for _ in radii]
     u_grad = np.zeros((3, *shape), np.float32)
-    t = np.zeros((3, *shape), np.float32)
-    vector_buffer = np.empty((3, *shape), np.float32)
-    scalar_buffer = np.empty(shape, np.float32)
-    for _ in range(iterations):
-        np.multiply(u_grad, -2, out=vector_buffer)
-        vector_buffer += t  # z - u
-        spectrum = rfft3(grad_adjoint(vector_buffer, scalar_buffer))
-        spectrum *= mu_grad
-        for operator, split, dual in zip(operators, splits, duals):
-            np.subtract(split, dual, out=scalar_buffer)
-            part = rfft3(scalar_buffer)
+    work, adjoint = np.empty(shape, np.float32), np.empty(shape, np.float32)
+    product = np.empty(solve.shape, np.complex64)
+    chi, spectrum = np.zeros(shape, np.float32), None
+    for _ in range(iterations - 1):
+        _shrink_gradient(chi, u_grad, steps, level, rows, adjoint, work)
+        next_spectrum = rfft3(adjoint)
+        next_spectrum *= mu_grad
+        for operator, measured, gain, dual in zip(operators, data, data_gains, duals):
+            if spectrum is None:
+                modelled = np.zeros(shape, np.float32)
+            else:
+                modelled = irfft3(np.multiply(spectrum, operator, out=product), shape)
+            _update_data_split(modelled, measured, gain, dual, rows, work)
+            part = rfft3(work)
             part *= operator
-            spectrum += part
-        spectrum *= solve
+            next_spectrum += part
+        next_spectrum *= solve
+        spectrum = next_spectrum
         chi = irfft3(spectrum, shape)
-        grad(chi, out=t)
-        t += u_grad
-        np.clip(t, -level, level, out=u_grad)
-        for operator, fit, measured, gain, split, dual in zip(operators, fits, data, data_gains, splits, duals):
-            modelled = irfft3(spectrum * operator, shape)
-            np.add(modelled, dual, out=split)
-            split += measured  # measured is zero where the ball does not fit
-            split *= gain
-            dual += modelled
-            dual -= split
-    return np.where(mask, chi, 0).astype(np.float32)
+    chi[~mask] = 0
+    return chi
 
 
 #: TV weight of :func:`single_step_tv` over the field's noise variance (ppm^-2):
@@ -419,6 +430,74 @@ def _noise_matched_alpha(noise_ppm: float | None) -> float:
     if noise_ppm is None or not np.isfinite(noise_ppm) or noise_ppm <= 0:
         return SINGLE_STEP_ALPHA
     return max(MIN_SINGLE_STEP_ALPHA, float(ALPHA_PER_NOISE_VARIANCE * noise_ppm**2))
+
+
+#: Voxels per slab of the voxel-wise work in :func:`single_step_tv`.
+SLAB_VOXELS = 2**17
+
+
+def _shrink_gradient(chi, u, steps, level, rows, adjoint, w0) -> None:
+    """TV split of :func:`single_step_tv`, slab by slab along axis 0.
+
+    With ``t = grad(chi) + u`` (periodic forward differences per mm), sets
+    ``u = clip(t, -level, level)`` and ``adjoint = grad^T(t - 2 u)``, the
+    adjoint gradient of ``z - u``, with the operations of the whole-volume
+    form in the same order, so the result is bit for bit the same.  ``w0``
+    is a volume buffer for the axis-0 component of ``t - 2 u``, whose backward
+    difference reaches into the previous slab; the last row's, which the
+    first slab needs, is made first.
+    """
+    n0 = chi.shape[0]
+    last = n0 - 1
+    depth = rows[0].stop - rows[0].start
+    t, w = np.empty((depth, *chi.shape[1:]), np.float32), np.empty((depth, *chi.shape[1:]), np.float32)
+
+    def axis0(lo: int, hi: int, ahead: np.ndarray) -> None:
+        m = hi - lo
+        np.subtract(ahead, chi[lo:hi], out=t[:m])
+        t[:m] *= steps[0]
+        t[:m] += u[0, lo:hi]
+        np.clip(t[:m], -level, level, out=u[0, lo:hi])
+        np.multiply(u[0, lo:hi], -2, out=w0[lo:hi])
+        w0[lo:hi] += t[:m]
+
+    axis0(last, n0, chi[:1])
+    for slab in rows:
+        lo, hi = slab.start, min(slab.stop, n0)
+        if min(hi, last) > lo:
+            axis0(lo, min(hi, last), chi[lo + 1 : min(hi, last) + 1])
+        ts, ws, out = t[: hi - lo], w[: hi - lo], adjoint[lo:hi]
+        np.subtract(w0[lo + 1 : hi], w0[lo : hi - 1], out=ts[1:])
+        np.subtract(w0[lo : lo + 1], w0[lo - 1 if lo else last], out=ts[:1])
+        ts *= steps[0]
+        np.negative(ts, out=out)
+        for axis in (1, 2):
+            _forward_difference(chi[lo:hi], axis, ts)
+            ts *= steps[axis]
+            ts += u[axis, lo:hi]
+            np.clip(ts, -level, level, out=u[axis, lo:hi])
+            np.multiply(u[axis, lo:hi], -2, out=ws)
+            ws += ts  # z - u
+            _forward_difference_adjoint_neg(ws, axis, out=ts)
+            ts *= steps[axis]
+            out -= ts
+
+
+def _update_data_split(modelled, measured, gain, dual, rows, out) -> None:
+    """Data split and dual of one SMV radius in :func:`single_step_tv`, slab by slab.
+
+    ``y = gain * (modelled + dual + measured)``, ``dual += modelled - y``, and
+    ``out = y - dual``.
+    """
+    depth = rows[0].stop - rows[0].start
+    y = np.empty((depth, *modelled.shape[1:]), np.float32)
+    for slab in rows:
+        split = np.add(modelled[slab], dual[slab], out=y[: out[slab].shape[0]])
+        split += measured[slab]  # measured is zero where the ball does not fit
+        split *= gain[slab]
+        dual[slab] += modelled[slab]
+        dual[slab] -= split
+        np.subtract(split, dual[slab], out=out[slab])
 
 
 Inversion = Callable[..., np.ndarray]
@@ -489,9 +568,9 @@ def _forward_difference(x: np.ndarray, axis: int, out: np.ndarray) -> None:
     np.subtract(x[tuple(first)], x[tuple(last)], out=out[tuple(last)])
 
 
-def _forward_difference_adjoint_neg(g: np.ndarray, axis: int) -> np.ndarray:
+def _forward_difference_adjoint_neg(g: np.ndarray, axis: int, out: np.ndarray | None = None) -> np.ndarray:
     """``g[n] - g[n - 1]`` (periodic): minus the adjoint of the forward difference."""
-    out = np.empty_like(g)
+    out = np.empty_like(g) if out is None else out
     head, tail = [slice(None)] * 3, [slice(None)] * 3
     head[axis], tail[axis] = slice(0, -1), slice(1, None)
     np.subtract(g[tuple(tail)], g[tuple(head)], out=out[tuple(tail)])

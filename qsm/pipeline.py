@@ -23,7 +23,7 @@ import numpy as np
 
 from . import __version__, background as bg, echo, inversion as inv, mask as masking, unwrap as uw
 from .inputs import b0_direction, voxel_sizes
-from .grid import WorkGrid
+from .grid import FIT_MARGIN_FRACTION, WorkGrid
 from .reference import reference as subtract_reference
 
 Progress = Callable[[str, float], None]
@@ -146,7 +146,7 @@ def reconstruct(
         brain = masking.refine_by_phase_quality(masking.magnitude_mask(magnitude, voxel), step)
     else:
         brain = np.asarray(mask, dtype=bool)
-    grid = WorkGrid.around(brain)
+    grid = WorkGrid.around(brain, FIT_MARGIN_FRACTION) if background == "fit" else WorkGrid.around(brain)
     brain_w = grid.crop(brain)
 
     clock.start("unwrap")
