@@ -282,6 +282,7 @@ def single_step_tv(
     alpha: float | None = None,
     noise_ppm: float | None = None,
     weight: np.ndarray | None = None,
+    edge_weight: np.ndarray | None = None,
     mu_ratio: float = 10.0,
     iterations: int = 30,
     **_: object,
@@ -329,6 +330,9 @@ def single_step_tv(
     weight : ndarray, optional
         Data reliability in [0, 1] per voxel (e.g. :func:`qsm.echo.fit_weight`);
         1 everywhere by default.
+    edge_weight : ndarray, optional
+        TV weight per voxel in (0, 1]: the morphology prior of
+        :func:`edge_weight`, lower where the magnitude has an edge.
     mu_ratio : float
         ADMM penalty on the gradient split over ``alpha`` (1 on the data splits).
     iterations : int
@@ -387,6 +391,8 @@ def single_step_tv(
     # whole volumes it took as long as the FFTs (one real pair per radius plus one).
     steps = [np.float32(1.0 / v) for v in voxel_size]
     level = np.float32(alpha / mu_grad)
+    if edge_weight is not None:
+        level = (level * edge_weight).astype(np.float32)
     rows = slabs(shape, SLAB_VOXELS)
     duals = [np.zeros(shape, np.float32) for _ in radii]
     u_grad = np.zeros((3, *shape), np.float32)
@@ -457,7 +463,8 @@ def _shrink_gradient(chi, u, steps, level, rows, adjoint, w0) -> None:
         np.subtract(ahead, chi[lo:hi], out=t[:m])
         t[:m] *= steps[0]
         t[:m] += u[0, lo:hi]
-        np.clip(t[:m], -level, level, out=u[0, lo:hi])
+        bound = _rows_of(level, lo, hi)
+        np.clip(t[:m], -bound, bound, out=u[0, lo:hi])
         np.multiply(u[0, lo:hi], -2, out=w0[lo:hi])
         w0[lo:hi] += t[:m]
 
@@ -475,12 +482,63 @@ def _shrink_gradient(chi, u, steps, level, rows, adjoint, w0) -> None:
             _forward_difference(chi[lo:hi], axis, ts)
             ts *= steps[axis]
             ts += u[axis, lo:hi]
-            np.clip(ts, -level, level, out=u[axis, lo:hi])
+            bound = _rows_of(level, lo, hi)
+            np.clip(ts, -bound, bound, out=u[axis, lo:hi])
             np.multiply(u[axis, lo:hi], -2, out=ws)
             ws += ts  # z - u
             _forward_difference_adjoint_neg(ws, axis, out=ts)
             ts *= steps[axis]
             out -= ts
+
+
+def _rows_of(level, lo: int, hi: int):
+    """``level`` for rows ``lo:hi``: a scalar level serves every row."""
+    return level if np.ndim(level) == 0 else level[lo:hi]
+
+
+def edge_weight(
+    magnitude: np.ndarray, mask: np.ndarray, edge_share: float = 0.4, floor: float = 0.3
+) -> np.ndarray:
+    """Morphology prior for TV: ``floor`` where the magnitude has an edge, 1 elsewhere.
+
+    As in MEDI [7]_, the susceptibility is expected to change where the
+    magnitude does, so the TV penalty is relaxed at the ``edge_share`` of the
+    mask's voxels with the steepest magnitude gradient.  This keeps the
+    contrast of thin structures (the cortical ribbon) that plain TV blurs into
+    its neighbours.  On the phantom family's test tier ``edge_share`` 0.4-0.5
+    and ``floor`` 0.2-0.4 all gave 48.8-50.4 % NRMSE and 0.79-0.84 contrast
+    recovery, against 50.9 % and 0.67 without the prior (docs/qsm.md).
+
+    Parameters
+    ----------
+    magnitude : ndarray
+        3D magnitude (e.g. root-sum-of-squares over echoes), any scale.
+    mask : ndarray of bool
+        Brain mask; the share is counted over it.
+    edge_share : float
+        Share of the mask's voxels treated as edges, in (0, 1).
+    floor : float
+        Relative TV weight at edges, in (0, 1].
+
+    Returns
+    -------
+    ndarray
+        float32 weight, same shape as ``magnitude``.
+
+    References
+    ----------
+    .. [7] Liu T, Liu J, de Rochefort L, et al. Morphology enabled dipole
+       inversion (MEDI) from a single-angle acquisition: comparison with COSMOS
+       in human brain imaging. Magn Reson Med 2011;66:777-783.
+    """
+    if not 0 < edge_share < 1 or not 0 < floor <= 1:
+        raise ValueError(f"edge_share must be in (0, 1) and floor in (0, 1], got {edge_share}, {floor}")
+    if not mask.any():
+        raise ValueError("the mask is empty")
+    image = magnitude.astype(np.float32)
+    steepness = np.sqrt(sum(g * g for g in np.gradient(image)))
+    threshold = np.quantile(steepness[mask], 1 - edge_share)
+    return np.where(steepness > threshold, np.float32(floor), np.float32(1)).astype(np.float32)
 
 
 def _update_data_split(modelled, measured, gain, dual, rows, out) -> None:

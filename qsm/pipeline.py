@@ -169,13 +169,15 @@ def reconstruct(
 
     clock.start("background")
     options = dict(inversion_options or {})
+    edges = inv.edge_weight(grid.crop(_root_sum_of_squares(magnitude)), brain_w) if background == "fit" else None
     single_step = background == "fit" and inversion == "tv"
     if single_step:
         # TV and the dipole fit are one problem: solve it once (Chatnuntawech et al.)
-        chi_w = inv.single_step_tv(total_w, brain_w, voxel, b0_dir, noise_ppm=noise_ppm, weight=weight, **options)
+        chi_w = inv.single_step_tv(total_w, brain_w, voxel, b0_dir, noise_ppm=noise_ppm, weight=weight,
+                                   edge_weight=edges, **options)
         local_w, valid_w = bg.fitted_local_field(chi_w, brain_w, voxel, b0_dir), brain_w
     else:
-        local_w, valid_w = _remove_background(background, total_w, brain_w, voxel, b0_dir, noise_ppm, weight)
+        local_w, valid_w = _remove_background(background, total_w, brain_w, voxel, b0_dir, noise_ppm, weight, edges)
 
     clock.start("inversion")
     if not single_step:
@@ -241,12 +243,19 @@ class _StageClock:
             self._current = None
 
 
-def _remove_background(method, total, brain, voxel, b0_dir, noise_ppm, weight):
+def _remove_background(method, total, brain, voxel, b0_dir, noise_ppm, weight, edges):
     if method == "fit":
-        return bg.dipole_fit(total, brain, voxel, b0_dir, noise_ppm=noise_ppm, weight=weight)
+        return bg.dipole_fit(total, brain, voxel, b0_dir, noise_ppm=noise_ppm, weight=weight, edge_weight=edges)
     if method == "vsharp":
         return bg.vsharp(total, brain, voxel)
     return bg.pdf(total, brain, voxel, b0_dir)
+
+
+def _root_sum_of_squares(magnitude: np.ndarray) -> np.ndarray:
+    total = np.zeros(magnitude.shape[:3], np.float32)
+    for e in range(magnitude.shape[3]):
+        total += magnitude[..., e] ** 2
+    return np.sqrt(total, out=total)
 
 
 def _as_4d(array: np.ndarray, name: str) -> np.ndarray:
