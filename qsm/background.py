@@ -69,17 +69,12 @@ def dipole_fit(
 
     Parameters
     ----------
-    field_ppm : ndarray
-        Total field, ppm, 3D working grid with a zero margin around the mask.
-    mask : ndarray of bool
-        Brain mask.
-    voxel_size : sequence of float
-        mm.
-    b0_dir : sequence of float
-        B0 in the voxel frame.
+    field_ppm, mask, voxel_size, b0_dir
+        As for :func:`qsm.inversion.single_step_tv`: total field (ppm), brain
+        mask, voxel size (mm), B0 in the voxel frame.
     **options
-        Passed to :func:`qsm.inversion.single_step_tv` (``radii_mm``,
-        ``alpha``, ``iterations``).
+        Passed to :func:`qsm.inversion.single_step_tv` (``noise_ppm``,
+        ``weight``, ``edge_weight``, ``radii_mm``, ``alpha``, ``iterations``).
 
     Returns
     -------
