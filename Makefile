@@ -20,8 +20,9 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
+# An install cut short (a killed session) leaves dpkg half-configured: finish it first.
 chromium:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; }
+	@command -v chromium >/dev/null || { DEBIAN_FRONTEND=noninteractive dpkg --configure -a; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; }
 
 # Local use: DEBUG on (development key, static files from the app), embedded SQLite and broker.
 run: export DEBUG ?= 1
