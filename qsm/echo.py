@@ -141,31 +141,20 @@ def fit_field(
     residual : ndarray
         float32 weighted RMS fit residual, radians, a phase-quality measure.
     """
-    slope, residual = _fit_rows(_echo_rows(unwrapped, mask), _echo_rows(magnitude, mask), te_s)
+    slope, residual, _ = _fit_rows(_echo_rows(unwrapped, mask), _echo_rows(magnitude, mask), te_s)
     rate, quality = np.zeros(mask.shape, np.float32), np.zeros(mask.shape, np.float32)
     rate[mask], quality[mask] = slope, residual
     return rate, quality
 
 
-def field_noise_ppm(
-    residual: np.ndarray, magnitude: np.ndarray, te_s: Sequence[float], b0_tesla: float, mask: np.ndarray
-) -> float:
+def field_noise_ppm(rate_error: np.ndarray, b0_tesla: float, mask: np.ndarray) -> float:
     """Median standard error (ppm) of the fitted field over ``mask``.
-
-    The slope of a weighted line through ``E`` echoes has variance
-    ``sigma_phi^2 / sum_e w_e (TE_e - TE_w)^2`` with normalised weights ``w``;
-    ``sigma_phi`` is estimated from the fit residual with ``E - 2`` degrees of
-    freedom.  With fewer than three echoes there is no residual and the result
-    is NaN.
 
     Parameters
     ----------
-    residual : ndarray
-        Weighted RMS residual from :func:`fit_field`, radians.
-    magnitude : ndarray
-        (X, Y, Z, E), the fit's weights are its squares.
-    te_s : sequence of float
-        Echo times, s.
+    rate_error : ndarray
+        Standard error of the fitted rate, rad/s (:func:`field_rate`); NaN
+        with fewer than three echoes.
     b0_tesla : float
         Field strength, T.
     mask : ndarray of bool
@@ -173,17 +162,12 @@ def field_noise_ppm(
     Returns
     -------
     float
+        NaN when the error is unknown.
     """
-    te = np.asarray(te_s, dtype=np.float64)
-    if len(te) < 3:
+    errors = rate_error[mask]
+    if not np.isfinite(errors).any():
         return float("nan")
-    w = magnitude[mask].astype(np.float64) ** 2 + 1e-30
-    w /= w.sum(axis=1, keepdims=True)
-    te_mean = w @ te
-    spread = (w * (te[None, :] - te_mean[:, None]) ** 2).sum(axis=1)
-    sigma_phi = residual[mask] * np.sqrt(len(te) / (len(te) - 2))
-    rate_error = sigma_phi / np.sqrt(np.maximum(spread, 1e-30))
-    return float(np.median(rate_to_ppm(rate_error, b0_tesla)))
+    return float(np.median(rate_to_ppm(errors, b0_tesla)))
 
 
 def fit_weight(residual: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -226,12 +210,19 @@ def field_rate(
     -------
     rate, residual : ndarray
         As returned by :func:`fit_field`.
+    rate_error : ndarray
+        float32 standard error of ``rate``, rad/s: the slope of a weighted line
+        through ``E`` echoes has variance ``sigma_phi^2 / spread``, with
+        ``sigma_phi`` estimated from the residual with ``E - 2`` degrees of
+        freedom; NaN with fewer than three echoes (no residual).
     """
     weights = _echo_rows(magnitude, mask)
-    slope, residual = _fit_rows(_resolve_rows(_echo_rows(phase, mask), weights, te_s, rate[mask]), weights, te_s)
-    fitted, quality = np.zeros(mask.shape, np.float32), np.zeros(mask.shape, np.float32)
-    fitted[mask], quality[mask] = slope, residual
-    return fitted, quality
+    slope, residual, spread = _fit_rows(_resolve_rows(_echo_rows(phase, mask), weights, te_s, rate[mask]), weights, te_s)
+    echoes = len(te_s)
+    error = residual * np.sqrt(echoes / (echoes - 2)) / np.sqrt(spread) if echoes >= 3 else np.nan
+    fitted, quality, uncertainty = (np.zeros(mask.shape, np.float32) for _ in range(3))
+    fitted[mask], quality[mask], uncertainty[mask] = slope, residual, error
+    return fitted, quality, uncertainty
 
 
 def _echo_rows(volume: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -265,8 +256,13 @@ def _resolve_rows(phases: np.ndarray, weights: np.ndarray, te_s: Sequence[float]
     return phases
 
 
-def _fit_rows(phi: np.ndarray, magnitude: np.ndarray, te_s: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`fit_field` on :func:`_echo_rows`: float64 slope and residual per voxel.
+def _fit_rows(
+    phi: np.ndarray, magnitude: np.ndarray, te_s: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fit_field` on :func:`_echo_rows`: float64 slope, residual and TE spread per voxel.
+
+    The spread is ``sum_e w_e (TE_e - TE_w)^2`` with normalised weights ``w``,
+    the denominator of the slope's variance.
 
     The sums over echoes add one float64 row at a time, in the order a sum
     over the echo axis takes, instead of building (voxels, echoes) float64
@@ -283,11 +279,13 @@ def _fit_rows(phi: np.ndarray, magnitude: np.ndarray, te_s: Sequence[float]) -> 
     te_mean = _echo_sum(weight[e] * te[e] for e in echoes) / sw
     phi_mean = _echo_sum(weight[e] * column(e) for e in echoes) / sw
     slope = _echo_sum(weight[e] * (te[e] - te_mean) * (column(e) - phi_mean) for e in echoes)
-    slope /= np.maximum(_echo_sum(weight[e] * (te[e] - te_mean) ** 2 for e in echoes), 1e-30)
+    spread = np.maximum(_echo_sum(weight[e] * (te[e] - te_mean) ** 2 for e in echoes), 1e-30)
+    slope /= spread
+    spread /= sw
     if len(te) == 1:
         slope = column(0) / te[0]  # one echo: no intercept can be fitted
     misfit = _echo_sum(weight[e] * ((column(e) - phi_mean) - slope * (te[e] - te_mean)) ** 2 for e in echoes)
-    return slope, np.sqrt(misfit / sw, out=misfit)
+    return slope, np.sqrt(misfit / sw, out=misfit), spread
 
 
 def _echo_sum(terms) -> np.ndarray:

@@ -52,7 +52,7 @@ def magnitude_mask(
     -------
     ndarray of bool
     """
-    image = _root_sum_of_squares(magnitude) if magnitude.ndim == 4 else magnitude
+    image = root_sum_of_squares(magnitude) if magnitude.ndim == 4 else magnitude
     if not np.isfinite(image).all() or image.max() <= 0:
         raise ValueError("the magnitude is empty or not finite; cannot derive a mask")
     foreground = image > threshold_scale * threshold_otsu(image[image > 0])
@@ -140,7 +140,7 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return ~outside[labels]
 
 
-def _root_sum_of_squares(magnitude: np.ndarray) -> np.ndarray:
+def root_sum_of_squares(magnitude: np.ndarray) -> np.ndarray:
     """float32 root-sum-of-squares over the echo axis, slab by slab."""
     image = np.empty(magnitude.shape[:3], dtype=np.float32)
     for slab in slabs(magnitude.shape):

@@ -65,6 +65,7 @@ import numpy as np
 from scipy import fft as sp_fft
 from scipy import ndimage
 
+from .background import fitted_local_field
 from .dipole import GAMMA_BAR_HZ_PER_T, forward_field
 
 #: Tissue table: label -> (name, chi ppm, proton density, R2* 1/s).
@@ -575,8 +576,7 @@ def local_field(chi: np.ndarray, brain: np.ndarray, voxel: Sequence[float], b0_d
         float32 field, ppm, zero outside ``brain``.
     """
     padded = _DoublePadding(brain)
-    chi_brain = np.where(brain, chi - chi[brain].mean(), 0).astype(np.float32)
-    return (padded.unpad(forward_field(padded.pad(chi_brain), voxel, b0_dir)) * brain).astype(np.float32)
+    return padded.unpad(fitted_local_field(padded.pad(chi), padded.pad(brain), voxel, b0_dir))
 
 
 def susceptibility_table(anatomy: Anatomy, extra: np.ndarray) -> np.ndarray:

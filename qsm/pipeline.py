@@ -144,8 +144,10 @@ def reconstruct(
 
     clock.start("mask")
     step, dte = echo.phase_step(magnitude, phase, te) if len(te) > 1 else (phase[..., 0], te[0])
+    # the echo-combined magnitude serves the derived mask and the morphology prior
+    image = masking.root_sum_of_squares(magnitude) if mask is None or background == "fit" else None
     if mask is None:
-        brain = masking.refine_by_phase_quality(masking.magnitude_mask(magnitude, voxel), step)
+        brain = masking.refine_by_phase_quality(masking.magnitude_mask(image, voxel), step)
     else:
         brain = np.asarray(mask, dtype=bool)
     grid = WorkGrid.around(brain, FIT_MARGIN_FRACTION) if background == "fit" else WorkGrid.around(brain)
@@ -161,8 +163,8 @@ def reconstruct(
     clock.start("echo_fit")
     if unwrap == "path" and len(te) > 1:
         # full-grid inputs, mask voxels only: no cropped 4D copies
-        rate, residual = echo.field_rate(phase, magnitude, te, grid.uncrop(unwrapped_step) / dte, brain)
-        noise_ppm = echo.field_noise_ppm(residual, magnitude, te, b0_tesla, brain)
+        rate, residual, rate_error = echo.field_rate(phase, magnitude, te, grid.uncrop(unwrapped_step) / dte, brain)
+        noise_ppm = echo.field_noise_ppm(rate_error, b0_tesla, brain)
         rate, residual = grid.crop(rate), grid.crop(residual)
         weight = echo.fit_weight(residual, brain_w) if mask is None else None
     else:
@@ -171,7 +173,7 @@ def reconstruct(
 
     clock.start("background")
     options = dict(inversion_options or {})
-    edges = inv.edge_weight(grid.crop(_root_sum_of_squares(magnitude)), brain_w) if background == "fit" else None
+    edges = inv.edge_weight(grid.crop(image), brain_w) if background == "fit" else None
     single_step = background == "fit" and inversion == "tv"
     if single_step:
         # TV and the dipole fit are one problem: solve it once (Chatnuntawech et al.)
@@ -251,13 +253,6 @@ def _remove_background(method, total, brain, voxel, b0_dir, noise_ppm, weight, e
     if method == "vsharp":
         return bg.vsharp(total, brain, voxel)
     return bg.pdf(total, brain, voxel, b0_dir)
-
-
-def _root_sum_of_squares(magnitude: np.ndarray) -> np.ndarray:
-    total = np.zeros(magnitude.shape[:3], np.float32)
-    for e in range(magnitude.shape[3]):
-        total += magnitude[..., e] ** 2
-    return np.sqrt(total, out=total)
 
 
 def _as_4d(array: np.ndarray, name: str) -> np.ndarray:
