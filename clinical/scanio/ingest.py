@@ -93,6 +93,7 @@ def read_upload(
         sidecar={**scan.sidecar, "SourceFormat": scan.source_format, "PatientID": study_code},
         pixel_sha256=pixel_sha256(scan.magnitude, scan.phase),
         deidentified=deid_dir,
+        acquired_at=scan.acquired_at,
     )
     result.warnings = scan.notes + protocol_warnings(
         result.echo_times_s, result.voxel_size_mm, result.field_strength_t, expected_field_strength_t

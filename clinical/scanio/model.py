@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import nibabel as nib
@@ -17,7 +18,8 @@ class DecodedScan:
     """What a format reader (DICOM or NIfTI) assembled, before the common checks of :class:`ScanData`.
 
     ``source_format`` is ``"dicom"``, ``"nifti"`` or ``"bids"``; ``notes`` are the reader's remarks
-    for the coordinator (e.g. a sidecar that was missing), reported as warnings.
+    for the coordinator (e.g. a sidecar that was missing), reported as warnings; ``acquired_at``
+    is the scanner's acquisition date and time (its local clock, naive), when a header has it.
     """
 
     magnitude: np.ndarray
@@ -28,6 +30,7 @@ class DecodedScan:
     field_strength_t: float | None
     source_format: str
     notes: list[str] = field(default_factory=list)
+    acquired_at: datetime | None = None
 
 
 @dataclass
@@ -58,6 +61,11 @@ class ScanData:
     deidentified : Path
         Directory (inside the work directory) holding the de-identified
         originals under neutral names, e.g. ``dicom/magnitude/e1/0001.dcm``.
+    acquired_at : datetime or None
+        Acquisition date and time from the headers (DICOM AcquisitionDateTime or
+        AcquisitionDate + AcquisitionTime, sidecar AcquisitionDateTime), on the
+        scanner's clock; None when no header records it.  Kept out of ``sidecar``,
+        which stays free of dates.
     """
 
     magnitude: np.ndarray
@@ -70,6 +78,7 @@ class ScanData:
     pixel_sha256: str
     deidentified: Path
     warnings: list[str] = field(default_factory=list)
+    acquired_at: datetime | None = None
 
     @property
     def matrix(self) -> tuple[int, int, int]:
