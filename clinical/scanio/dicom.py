@@ -25,6 +25,7 @@ from pydicom.errors import InvalidDicomError
 
 from qsm.inputs import echo_times_s, field_strength_t, phase_to_radians, same_grid
 
+from . import dates
 from .deid import deidentify_dataset
 from .errors import UploadError
 from .model import DecodedScan
@@ -224,7 +225,9 @@ def read_dicom_scan(
     _read_pixels(phase_layout, phase, deid_dir / PHASE, study_code, salt)
     _phase_to_radians(phase, phase_layout)
     sidecar, field = _acquisition_sidecar(magnitude_layout, phase_layout)
+    header = pydicom.dcmread(magnitude_layout.first.path, stop_before_pixels=True)
     return DecodedScan(
+        acquired_at=dates.from_dicom(header),
         magnitude=magnitude,
         phase=phase,
         affine=magnitude_layout.affine,

@@ -20,6 +20,7 @@ import numpy as np
 
 from qsm.inputs import check_same_grid, echo_times_s, field_strength_t, phase_to_radians
 
+from . import dates
 from .deid import deidentify_sidecar
 from .errors import UploadError
 from .model import DecodedScan
@@ -131,6 +132,7 @@ def read_nifti_scan(
         field_strength_t=sidecar["MagneticFieldStrength"],
         source_format="bids" if all(v.bids for v in volumes) else "nifti",
         notes=notes,
+        acquired_at=dates.from_sidecar(reference.sidecar),
     )
 
 
