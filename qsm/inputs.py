@@ -38,6 +38,21 @@ are refused (one series, one scale).  Then, in order, first match wins:
    a signed Siemens image that never wraps; the two differ by 30 %, so
    they are not guessed.
 
+Vendor conventions
+------------------
+When the scanner's manufacturer is known (DICOM Manufacturer, the sidecar's
+``Manufacturer``), its declared scale replaces the guess, see
+:func:`vendor_phase_scale`:
+
+* GE stores phase as signed integers in milliradians, ``radians * 1000``,
+  -3142..3141, with no rescale; magnitude and phase are told apart by the
+  private image type (0043,102F), 0/1/2/3 = magnitude/phase/real/imaginary
+  (dcm2niix GE notes [2]_).  GE phase within +-3143 is divided by 1000;
+  within [-pi, pi] it was converted already and is kept; anything else is
+  refused.
+* Siemens (classic and XA enhanced) needs no declaration: rules 6 and 7 read
+  its signed and unsigned scales.
+
 Echo times
 ----------
 In ms after unit handling, each within 0.5-100 ms, strictly increasing.
@@ -68,7 +83,9 @@ References
    neuroimaging data analysis: DICOM to NIfTI conversion. J Neurosci Methods
    2016;264:47-56; dcm2niix Siemens notes,
    https://github.com/rordenlab/dcm2niix/tree/master/Siemens (phase stored
-   0..4095, RescaleSlope 2, RescaleIntercept -4096).
+   0..4095, RescaleSlope 2, RescaleIntercept -4096); GE notes,
+   https://github.com/rordenlab/dcm2niix/tree/master/GE (complex image
+   component in (0043,102F)).
 """
 
 from __future__ import annotations
@@ -129,10 +146,11 @@ class PhaseScale:
 RADIANS = PhaseScale("radians")
 SIEMENS = PhaseScale("siemens", np.pi / 4096)
 UNSIGNED_12BIT = PhaseScale("unsigned12", 2 * np.pi / 4096, -np.pi)
+MILLIRADIANS = PhaseScale("milliradians", 1e-3)
 _PHASE_REMEDY = "export phase in radians (-pi..pi) or the scanner's integer scale (-4096..4095)"
 
 
-def phase_to_radians(parts: Sequence[tuple[str, np.ndarray]]) -> str:
+def phase_to_radians(parts: Sequence[tuple[str, np.ndarray]], manufacturer: str | None = None) -> str:
     """Convert one phase series to radians in [-pi, pi), in place.
 
     Parameters
@@ -140,6 +158,9 @@ def phase_to_radians(parts: Sequence[tuple[str, np.ndarray]]) -> str:
     parts : sequence of (str, ndarray)
         The series' float32 arrays (one per file, echo or slice) with the
         name of the file each came from; they are overwritten.
+    manufacturer : str, optional
+        The scanner's manufacturer as its headers give it; a vendor with a
+        declared phase scale (:func:`vendor_phase_scale`) is read by it.
 
     Returns
     -------
@@ -163,7 +184,11 @@ def phase_to_radians(parts: Sequence[tuple[str, np.ndarray]]) -> str:
                          "give every echo of the phase in one scale")
     extreme = low if abs(low) >= abs(high) else high
     owner = next(name for name, lo, hi in ranges if extreme in (lo, hi))
-    scale = phase_scale(low, high, all(integral), owner)
+    declared = vendor_phase_scale(manufacturer)
+    if declared is None:
+        scale = phase_scale(low, high, all(integral), owner)
+    else:
+        scale = declared_phase_scale(declared, low, high, owner, manufacturer)
     for _, array in parts:
         if scale.factor != 1.0:
             array *= np.float32(scale.factor)
@@ -219,6 +244,40 @@ def phase_scale(low: float, high: float, integral: bool, name: str) -> PhaseScal
                          "convert the phase to radians (-pi..pi) before loading it")
     raise InputError(name, f"{values} in integers, outside the scanner scales -4096..4095 and 0..4095",
                      _PHASE_REMEDY)
+
+
+def vendor_phase_scale(manufacturer: str | None) -> PhaseScale | None:
+    """The phase scale a manufacturer's export declares, or None to judge by the values.
+
+    Parameters
+    ----------
+    manufacturer : str or None
+        DICOM Manufacturer (0008,0070) or the sidecar's ``Manufacturer``
+        (dcm2niix shortens it, e.g. ``GE``).
+
+    Returns
+    -------
+    PhaseScale or None
+        :data:`MILLIRADIANS` for GE; None otherwise (module docstring).
+    """
+    name = (manufacturer or "").strip().upper()
+    return MILLIRADIANS if name == "GE" or name.startswith(("GE ", "GE_", "GEMS")) else None
+
+
+def declared_phase_scale(declared: PhaseScale, low: float, high: float, name: str, manufacturer: str) -> PhaseScale:
+    """Check a series against its vendor's declared scale; phase already in radians is kept.
+
+    Raises
+    ------
+    InputError
+        When the values exceed the declared scale.
+    """
+    if -np.pi - RADIAN_TOL <= low and high <= np.pi + RADIAN_TOL:
+        return RADIANS
+    if -MILLIRADIAN_LIMIT <= low and high <= MILLIRADIAN_LIMIT:
+        return declared
+    raise InputError(name, f"phase spans {low:.6g}..{high:.6g}, beyond the -3142..3142 milliradians in which "
+                     f"{manufacturer} stores phase", "upload the phase series as the scanner exported it")
 
 
 def wrap_phase(phase: np.ndarray) -> None:

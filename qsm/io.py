@@ -151,7 +151,8 @@ def load_inputs(
         raise InputError(phase_paths[0], f"{phase.shape[3]} phase echoes but {echoes} magnitude echoes ({reference})",
                          "give the same echoes for both")
     owners = phase_paths if len(phase_paths) == echoes else [phase_paths[0]] * echoes
-    phase_scaling = phase_to_radians([(str(owner), phase[..., e]) for e, owner in enumerate(owners)])
+    phase_scaling = phase_to_radians([(str(owner), phase[..., e]) for e, owner in enumerate(owners)],
+                                     read_sidecar(phase_paths[0]).get("Manufacturer"))
     te_s = given_te_s if given_te_s is not None else _sidecar_echo_times([phase_paths, mag_paths])
     if len(te_s) != echoes:
         raise InputError(phase_paths[0], f"{echoes} echoes but {len(te_s)} echo times", "give one echo time per echo")

@@ -1,97 +1,98 @@
-"""Classic single-frame DICOM: index headers, pick the GRE series, assemble 4D arrays.
+"""DICOM uploads: index the headers, pick the gradient-echo series, convert them with dcm2niix.
 
-Headers are indexed first with ``stop_before_pixels=True`` and reduced to a
-small :class:`SliceHeader` each, so a whole exam can be scanned without
-holding datasets in memory.  Pixels are then read one file at a time into a
-preallocated float32 array, and each file is de-identified and written to
-the work directory in the same pass.
+dcm2niix is the converter of record [1]_: it reads classic and enhanced
+(multi-frame) DICOM of every vendor, the compressed transfer syntaxes (JPEG
+lossless, JPEG-LS, JPEG 2000, RLE), one series per echo or all echoes in one,
+magnitude and phase in one series or two, and knows each vendor's quirks.  What
+stays here is what it does not do for us:
 
-Geometry: voxel axis i runs along a DICOM row (the ImageOrientationPatient
-row cosine, spaced PixelSpacing[1]), axis j down the columns
-(PixelSpacing[0]) and axis k along the slice normal (row x column cosine),
-slices sorted by ImagePositionPatient projected on that normal.  The LPS
-affine built from these is turned into RAS+ by negating its first two rows.
+* **Indexing** (pydicom, headers only): every file of an upload or a whole exam
+  becomes a small :class:`DicomHeader`.  Truncated files are found here
+  (pixel data shorter than Rows x Columns x frames, or an encapsulated stream
+  without its end marker), since a converter skips them without a word.
+* **Choosing**: only original, non-localizer gradient-echo images holding
+  magnitude, phase, real or imaginary parts are converted; when nothing is left,
+  the refusal names the user's file and what it was (localizer, derived image,
+  another sequence).
+* **Assembling** the NIfTI + JSON that dcm2niix writes goes through the same
+  reader as a NIfTI upload (:mod:`clinical.scanio.nifti`), so echo order, grids,
+  real/imaginary pairs and the vendor's phase scale (:mod:`qsm.inputs`) are
+  judged in one place; its messages name the user's DICOM file and series.
+* **De-identification** of the stored originals (:mod:`clinical.scanio.deid`).
+
+References
+----------
+.. [1] Li X, Morgan PS, Ashburner J, Smith J, Rorden C. The first step for
+   neuroimaging data analysis: DICOM to NIfTI conversion. J Neurosci Methods
+   2016;264:47-56.  https://github.com/rordenlab/dcm2niix
 """
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from qsm.inputs import echo_times_s, field_strength_t, phase_to_radians, same_grid
-
-from . import dates
 from .deid import deidentify_dataset
 from .errors import UploadError
 from .model import DecodedScan
+from .nifti import read_converted_scan
 from .safezip import SourceFile
 
-MAGNITUDE = "magnitude"
-PHASE = "phase"
-
-ENHANCED_MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4.1"
+MAGNITUDE, PHASE, REAL, IMAGINARY = "magnitude", "phase", "real", "imaginary"
 MEDIA_DIRECTORY_STORAGE = "1.2.840.10008.1.3.10"
-_PHASE_TOKENS = frozenset({"P", "PHASE", "PHASE MAP"})
-_MAGNITUDE_TOKENS = frozenset({"M", "MAGNITUDE"})
-_GE_PART = {0: MAGNITUDE, 1: PHASE}
-_PHILIPS_PART = {"M": MAGNITUDE, "P": PHASE}
-#: Tolerances: DS strings carry limited digits, so geometry is compared loosely.
-_ORIENTATION_TOL = 1e-4
-_POSITION_TOL_MM = 1e-2
-_ECHO_TIME_TOL_MS = 1e-3
-_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
-_REMEDY_SERIES = "upload the complete magnitude and phase series of one multi-echo GRE scan"
-_REMEDY_ENHANCED = "convert with dcm2niix and upload the NIfTI + JSON files"
+#: Longest a conversion may take; a 1 GiB exam converts in well under a minute.
+CONVERSION_TIMEOUT_S = 600
+_TOKEN_PARTS = {"M": MAGNITUDE, "MAGNITUDE": MAGNITUDE, "P": PHASE, "PHASE": PHASE, "PHASE MAP": PHASE,
+                "R": REAL, "REAL": REAL, "I": IMAGINARY, "IMAGINARY": IMAGINARY}
+_GE_PARTS = {0: MAGNITUDE, 1: PHASE, 2: REAL, 3: IMAGINARY}
+_LOCALIZER_NAME = re.compile(r"locali[sz]er|scout|survey|3[- ]?plane|aahead", re.IGNORECASE)
+_ITEM_DELIMITER_END = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+#: dcm2niix warnings about harmless export habits, left out of refusals.
+_ROUTINE_WARNINGS = ("Instance Number (0020,0013) order is not spatial", "exported as classic not enhanced")
+_REMEDY_SERIES = "upload the original magnitude and phase series of the multi-echo GRE (QSM) scan"
+_REMEDY_COPY = "copy the file again from the scanner or PACS export and upload it again"
 
 
 @dataclass(frozen=True)
-class SliceHeader:
-    """What the reader needs from one DICOM file's header."""
+class DicomHeader:
+    """What choosing a series needs from one DICOM file's header."""
 
     source: SourceFile
     series_uid: str
-    part: str | None
+    manufacturer: str
+    series_number: int | None
+    description: str
+    image_type: tuple[str, ...]
+    parts: frozenset[str]
     echo_number: int | None
     echo_time_ms: float | None
-    orientation: tuple[float, ...] | None
-    position: tuple[float, float, float] | None
-    pixel_spacing: tuple[float, float] | None
-    rows: int
-    columns: int
     enhanced: bool
-
-
-@dataclass
-class SeriesLayout:
-    """A validated series: slices ordered by echo then position."""
-
-    files: list[list[SliceHeader]]
-    echo_times_ms: list[float]
-    affine: np.ndarray
+    sequence: str
+    gradient_echo: bool | None
+    localizer: bool
+    truncated: str | None
 
     @property
-    def shape(self) -> tuple[int, int, int, int]:
-        first = self.files[0][0]
-        return first.columns, first.rows, len(self.files[0]), len(self.files)
+    def derived(self) -> bool:
+        return bool(self.image_type) and self.image_type[0] == "DERIVED"
 
     @property
-    def first(self) -> SourceFile:
-        return self.files[0][0].source
-
-    def matches(self, other: SeriesLayout) -> bool:
-        return (
-            self.shape == other.shape
-            and np.allclose(self.echo_times_ms, other.echo_times_ms, atol=_ECHO_TIME_TOL_MS)
-            and same_grid(self.shape, self.affine, other.shape, other.affine)
-        )
+    def series(self) -> str:
+        """The series as the scanner console shows it: ``series 5 'qsm_megre'``."""
+        number = f"series {self.series_number}" if self.series_number is not None else "a series"
+        return f"{number} '{self.description}'" if self.description else number
 
 
-def read_dicom_header(source: SourceFile) -> SliceHeader | None:
+def read_dicom_header(source: SourceFile) -> DicomHeader | None:
     """Index one file's header, or return None if it is not DICOM.
 
     Parameters
@@ -101,83 +102,132 @@ def read_dicom_header(source: SourceFile) -> SliceHeader | None:
 
     Returns
     -------
-    SliceHeader or None
-        None for non-DICOM files; DICOMDIR and non-image objects give a
-        header with ``part=None`` so they are ignored.
+    DicomHeader or None
+        None for files that are not DICOM.  DICOMDIR and non-image objects
+        give a header without parts, so they are passed over.
+
+    Raises
+    ------
+    UploadError
+        For a DICOM file cut short inside its header.
     """
     try:
-        ds = pydicom.dcmread(source.path, stop_before_pixels=True)
+        with source.path.open("rb") as handle:
+            ds = pydicom.dcmread(handle, stop_before_pixels=True, force=_is_headerless(source.path))
+            pixel_offset = handle.tell()
     except InvalidDicomError:
-        ds = _read_headerless_dicom(source.path)
-        if ds is None:
-            return None
-    except Exception:  # pydicom raises many types on truncated or garbled files
         return None
-    return _slice_header(ds, source)
-
-
-def _read_headerless_dicom(path: Path):
-    """Read a DICOM dataset written without preamble, if it looks like one."""
-    try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-    except Exception:  # forced parsing of arbitrary bytes fails in arbitrary ways
+    except Exception as exc:  # pydicom raises many types on garbled files
+        if _has_dicom_magic(source.path):
+            raise UploadError(source.name, f"is a truncated or damaged DICOM file ({exc})", _REMEDY_COPY) from exc
         return None
-    return ds if "SOPClassUID" in ds and "Modality" in ds else None
+    if "SOPClassUID" not in ds and "MediaStorageSOPClassUID" not in getattr(ds, "file_meta", {}):
+        return None
+    return _header(ds, source, _truncation(ds, source.path, pixel_offset))
 
 
-def _slice_header(ds, source: SourceFile) -> SliceHeader:
-    sop_class = str(ds.get("SOPClassUID", ""))
+def _has_dicom_magic(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(128)
+        return handle.read(4) == b"DICM"
+
+
+def _is_headerless(path: Path) -> bool:
+    """Files written without the 128-byte preamble start with group 0008 (or 0002) in little endian."""
+    if _has_dicom_magic(path):
+        return False
+    with path.open("rb") as handle:
+        start = handle.read(4)
+    return start[:2] in (b"\x08\x00", b"\x02\x00") and len(start) == 4
+
+
+def _truncation(ds, path: Path, pixel_offset: int) -> str | None:
+    """Describe how an image file is cut short, or None when its pixel data is whole."""
+    if "Rows" not in ds:
+        return None
+    size = path.stat().st_size
+    if pixel_offset >= size:
+        return "ends before its pixel data"
+    if ds.file_meta.get("TransferSyntaxUID") is not None and ds.file_meta.TransferSyntaxUID.is_compressed:
+        with path.open("rb") as handle:
+            handle.seek(size - len(_ITEM_DELIMITER_END))
+            if handle.read() != _ITEM_DELIMITER_END:
+                return "ends inside its compressed pixel data"
+        return None
     frames = int(ds.get("NumberOfFrames", 1) or 1)
+    expected = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1)) * frames
+    expected = expected * int(ds.get("BitsAllocated", 16)) // 8
+    found = size - pixel_offset - (8 if ds.file_meta.get("TransferSyntaxUID") == pydicom.uid.ImplicitVRLittleEndian else 12)
+    if found < expected:
+        return f"holds {max(found, 0)} of the {expected} bytes of pixel data its header announces"
+    return None
+
+
+def _header(ds, source: SourceFile, truncated: str | None) -> DicomHeader:
+    sop_class = str(ds.get("SOPClassUID", ds.file_meta.get("MediaStorageSOPClassUID", "")))
     is_image = "Rows" in ds and sop_class != MEDIA_DIRECTORY_STORAGE
-    return SliceHeader(
+    image_type = tuple(str(t).strip().upper() for t in ds.get("ImageType", []))
+    description = str(ds.get("SeriesDescription", "") or ds.get("ProtocolName", "")).strip()
+    return DicomHeader(
         source=source,
         series_uid=str(ds.get("SeriesInstanceUID", "")),
-        part=_image_part(ds) if is_image else None,
-        echo_number=_optional_int(ds.get("EchoNumbers")),
+        manufacturer=str(ds.get("Manufacturer", "")).strip(),
+        series_number=_optional_int(ds.get("SeriesNumber")),
+        description=description,
+        image_type=image_type,
+        parts=_parts(ds, image_type) if is_image else frozenset(),
+        echo_number=_optional_int(_first(ds.get("EchoNumbers"))),
         echo_time_ms=_optional_float(ds.get("EchoTime")),
-        orientation=_floats(ds.get("ImageOrientationPatient"), 6),
-        position=_floats(ds.get("ImagePositionPatient"), 3),
-        pixel_spacing=_floats(ds.get("PixelSpacing"), 2),
-        rows=int(ds.get("Rows", 0)),
-        columns=int(ds.get("Columns", 0)),
-        enhanced=sop_class == ENHANCED_MR_STORAGE or frames > 1,
+        enhanced="PerFrameFunctionalGroupsSequence" in ds,
+        sequence=_sequence(ds),
+        gradient_echo=_is_gradient_echo(ds),
+        localizer="LOCALIZER" in image_type or bool(_LOCALIZER_NAME.search(description)),
+        truncated=truncated,
     )
 
 
 def _optional_int(value) -> int | None:
-    if value is None or value == "":
+    try:
+        return None if value in (None, "") else int(value)
+    except (TypeError, ValueError):
         return None
-    if isinstance(value, pydicom.multival.MultiValue):
-        value = value[0]
-    return int(value)
 
 
 def _optional_float(value) -> float | None:
-    return None if value is None or value == "" else float(value)
-
-
-def _floats(value, count: int) -> tuple[float, ...] | None:
-    if value is None or len(value) != count:
+    try:
+        return None if value in (None, "") else float(value)
+    except (TypeError, ValueError):
         return None
-    return tuple(float(v) for v in value)
 
 
-def _image_part(ds) -> str | None:
-    """Tell magnitude from phase the way dcm2niix does: vendor tags, then ImageType."""
+def _parts(ds, image_type: tuple[str, ...]) -> frozenset[str]:
+    """Magnitude/phase/real/imaginary held by the file, the way dcm2niix tells them apart."""
     ge = _private_value(ds, 0x0043, "GEMS_PARM_01", 0x2F)
     if ge is not None:
         code = int.from_bytes(ge[:2], "little", signed=True) if isinstance(ge, bytes) else int(_first(ge))
-        return _GE_PART.get(code)
+        return frozenset({_GE_PARTS[code]}) if code in _GE_PARTS else frozenset()
+    components = {str(c).strip().upper() for c in _frame_values(ds, "MRImageFrameTypeSequence", "ComplexImageComponent")}
+    components |= {str(ds.get("ComplexImageComponent", "")).strip().upper()} - {"", "MIXED"}
+    found = {_TOKEN_PARTS[c] for c in components if c in _TOKEN_PARTS}
+    if found:
+        return frozenset(found)
     philips = _private_value(ds, 0x2005, "Philips MR Imaging DD 001", 0x11)
     if philips is not None:
         code = philips.decode("ascii", "replace") if isinstance(philips, bytes) else str(_first(philips))
-        return _PHILIPS_PART.get(code.strip().upper())
-    tokens = {str(t).strip().upper() for t in ds.get("ImageType", [])}
-    if tokens & _PHASE_TOKENS:
-        return PHASE
-    if tokens & _MAGNITUDE_TOKENS:
-        return MAGNITUDE
-    return None
+        part = _TOKEN_PARTS.get(code.strip().upper())
+        return frozenset({part}) if part else frozenset()
+    return frozenset(_TOKEN_PARTS[t] for t in image_type[2:] if t in _TOKEN_PARTS)
+
+
+def _frame_values(ds, sequence: str, keyword: str) -> list:
+    """A functional-group attribute from the shared and every per-frame group of an enhanced file."""
+    values = []
+    for groups in (ds.get("SharedFunctionalGroupsSequence") or [], ds.get("PerFrameFunctionalGroupsSequence") or []):
+        for group in groups:
+            for item in group.get(sequence) or []:
+                if keyword in item:
+                    values.append(item.get(keyword))
+    return values
 
 
 def _private_value(ds, group: int, creator: str, offset: int):
@@ -191,17 +241,37 @@ def _first(value):
     return value[0] if isinstance(value, (list, pydicom.multival.MultiValue)) else value
 
 
-def read_dicom_scan(
-    headers: list[SliceHeader], deid_dir: Path, study_code: str, salt: str
-) -> DecodedScan:
-    """Pick the GRE magnitude/phase pair, read it and de-identify it.
+def _sequence(ds) -> str:
+    scanning = ds.get("ScanningSequence")
+    if scanning:
+        return "\\".join(str(v) for v in (scanning if isinstance(scanning, pydicom.multival.MultiValue) else [scanning]))
+    return str(ds.get("EchoPulseSequence", ""))
+
+
+def _is_gradient_echo(ds) -> bool | None:
+    """Whether the series is a plain gradient echo (not EPI, not inversion-prepared); None if unrecorded."""
+    scanning = ds.get("ScanningSequence")
+    if scanning:
+        codes = set(scanning if isinstance(scanning, pydicom.multival.MultiValue) else [scanning])
+        return "GR" in codes and not codes & {"EP", "IR", "SE"}
+    pulse = ds.get("EchoPulseSequence")
+    if pulse:
+        return (str(pulse) == "GRADIENT" and str(ds.get("EchoPlanarPulseSequence", "NO")) != "YES"
+                and str(ds.get("InversionRecovery", "NO")) != "YES")
+    return None
+
+
+def read_dicom_scan(headers: list[DicomHeader], workdir: Path, deid_dir: Path, study_code: str, salt: str) -> DecodedScan:
+    """Convert the GRE series of an upload with dcm2niix, assemble it and de-identify the originals.
 
     Parameters
     ----------
-    headers : list of SliceHeader
+    headers : list of DicomHeader
         Every DICOM file of the upload.
+    workdir : Path
+        Scratch folder for dcm2niix's input links and output.
     deid_dir : Path
-        Where the de-identified copies go (``magnitude/e1/0001.dcm`` ...).
+        Where the de-identified originals go (``<series>/0001.dcm`` ...).
     study_code : str
         Replaces PatientName and PatientID.
     salt : str
@@ -210,311 +280,149 @@ def read_dicom_scan(
     Returns
     -------
     DecodedScan
-        The chosen magnitude/phase pair, ``source_format="dicom"``.
+        The chosen magnitude/phase (or real/imaginary) pair, ``source_format="dicom"``.
 
     Raises
     ------
     UploadError
         If no consistent multi-echo magnitude/phase pair can be read.
     """
-    magnitude_layout, phase_layout = choose_pair(headers)
-    shape = magnitude_layout.shape
-    magnitude = np.empty(shape, dtype=np.float32)
-    phase = np.empty(shape, dtype=np.float32)
-    _read_pixels(magnitude_layout, magnitude, deid_dir / MAGNITUDE, study_code, salt)
-    _read_pixels(phase_layout, phase, deid_dir / PHASE, study_code, salt)
-    _phase_to_radians(phase, phase_layout)
-    sidecar, field = _acquisition_sidecar(magnitude_layout, phase_layout)
-    header = pydicom.dcmread(magnitude_layout.first.path, stop_before_pixels=True)
-    return DecodedScan(
-        acquired_at=dates.from_dicom(header),
-        magnitude=magnitude,
-        phase=phase,
-        affine=magnitude_layout.affine,
-        echo_times_s=[t / 1000.0 for t in magnitude_layout.echo_times_ms],
-        sidecar=sidecar,
-        field_strength_t=field,
-        source_format="dicom",
-    )
+    chosen = choose_files(headers)
+    converted = convert(chosen, workdir)
+    by_series = _first_file_by_series(chosen)
+    scan, used_series = read_converted_scan(converted, lambda sidecar, part: _describe(sidecar, part, by_series))
+    _write_deidentified([h for h in chosen if h.series_uid in used_series], deid_dir, study_code, salt)
+    return scan
 
 
-def choose_pair(headers: list[SliceHeader]) -> tuple[SeriesLayout, SeriesLayout]:
-    """Choose the multi-echo magnitude series and its matching phase series.
-
-    Series are keyed by (SeriesInstanceUID, image part) because GE and
-    Philips may store magnitude and phase in one series.  Series that cannot
-    be laid out (e.g. a three-plane localizer) are skipped unless nothing
-    else is left, in which case their specific problem is reported.
-    """
-    groups: dict[tuple[str, str], list[SliceHeader]] = defaultdict(list)
-    for header in headers:
-        if header.part is not None and not header.enhanced:
-            groups[(header.series_uid, header.part)].append(header)
-    by_part = {part: [g for key, g in groups.items() if key[1] == part] for part in (MAGNITUDE, PHASE)}
-    _require_both_parts(headers, by_part)
-    layouts = {part: _valid_layouts(by_part[part]) for part in (MAGNITUDE, PHASE)}
-    pairs = [(m, p) for m in layouts[MAGNITUDE] for p in layouts[PHASE] if m.matches(p)]
-    if not pairs:
-        _explain_mismatch(by_part)
-    most_echoes = max(m.shape[3] for m, _ in pairs)
-    best = [pair for pair in pairs if pair[0].shape[3] == most_echoes]
-    if len(best) > 1:
-        names = ", ".join(f"{m.first.name} with {p.first.name}" for m, p in best)
-        raise UploadError(
-            best[0][0].first.name,
-            f"several {most_echoes}-echo magnitude/phase series pairs found ({names})",
-            "upload one GRE scan at a time",
-        )
-    return best[0]
-
-
-def _require_both_parts(headers: list[SliceHeader], by_part: dict[str, list]) -> None:
-    enhanced = next((h for h in headers if h.enhanced), None)
-    if enhanced is not None and not (by_part[MAGNITUDE] and by_part[PHASE]):
-        raise UploadError(enhanced.source.name, "is an enhanced (multi-frame) DICOM, which is not read", _REMEDY_ENHANCED)
-    name = headers[0].source.name
-    if not by_part[MAGNITUDE]:
-        raise UploadError(name, "no magnitude images (ImageType M/MAGNITUDE) found in the DICOM files", _REMEDY_SERIES)
-    if not by_part[PHASE]:
-        raise UploadError(name, "no phase images (ImageType P/PHASE) found in the DICOM files", _REMEDY_SERIES)
-
-
-def _valid_layouts(groups: list[list[SliceHeader]]) -> list[SeriesLayout]:
-    layouts = []
-    for group in groups:
-        try:
-            layouts.append(layout_series(group))
-        except UploadError:
-            continue
-    return layouts
-
-
-def _explain_mismatch(by_part: dict[str, list[list[SliceHeader]]]) -> None:
-    """Raise the most specific error for the largest magnitude and phase series."""
-    magnitude = layout_series(max(by_part[MAGNITUDE], key=len))
-    phase = layout_series(max(by_part[PHASE], key=len))
-    name = phase.first.name
-    if magnitude.shape != phase.shape:
-        raise UploadError(
-            name,
-            f"phase grid {_dims(phase.shape)} differs from magnitude {_dims(magnitude.shape)} "
-            f"({magnitude.first.name})",
-            "upload magnitude and phase from the same scan",
-        )
-    if not np.allclose(magnitude.echo_times_ms, phase.echo_times_ms, atol=_ECHO_TIME_TOL_MS):
-        raise UploadError(
-            name,
-            f"phase echo times {_ms(phase.echo_times_ms)} differ from magnitude {_ms(magnitude.echo_times_ms)}",
-            "upload magnitude and phase from the same scan",
-        )
-    raise UploadError(
-        name,
-        f"phase slice positions/orientation differ from magnitude ({magnitude.first.name}) by more than 1e-3 mm",
-        "upload magnitude and phase from the same scan",
-    )
-
-
-def _dims(shape: tuple[int, ...]) -> str:
-    return "x".join(str(n) for n in shape[:3]) + f" with {shape[3]} echoes"
-
-
-def _ms(times: list[float]) -> str:
-    return "[" + ", ".join(f"{t:g}" for t in times) + "] ms"
-
-
-def layout_series(group: list[SliceHeader]) -> SeriesLayout:
-    """Check one series' geometry and order its files by echo and slice.
+def choose_files(headers: list[DicomHeader]) -> list[DicomHeader]:
+    """The files worth converting: original gradient-echo images with a complex part.
 
     Raises
     ------
     UploadError
-        Naming the first file that breaks consistency.
+        For a truncated file among them, or, when none is left, naming the
+        largest series and why it is not a QSM acquisition.
     """
-    _check_geometry_present(group)
-    _check_same_plane(group)
-    echoes = _group_echoes(group)
-    echo_times = [_echo_time(files) for files in echoes]
-    echo_times_s(echo_times, "ms", [files[0].source.name for files in echoes], "DICOM EchoTime")
-    normal = _slice_normal(group[0])
-    ordered = [_sorted_slices(files, normal) for files in echoes]
-    _check_same_slices(ordered, normal)
-    return SeriesLayout(files=ordered, echo_times_ms=echo_times, affine=_affine(ordered[0]))
+    images = [h for h in headers if h.parts or h.truncated]
+    chosen = [h for h in images if h.gradient_echo is not False and not h.localizer and not h.derived]
+    truncated = next((h for h in chosen if h.truncated), None)
+    if truncated is not None:
+        raise UploadError(truncated.source.name, f"is a truncated DICOM file: it {truncated.truncated}", _REMEDY_COPY)
+    timeless = next((h for h in chosen if not h.enhanced and h.echo_time_ms is None), None)
+    if timeless is not None:
+        raise UploadError(timeless.source.name, "has no EchoTime (0018,0081)", _REMEDY_SERIES)
+    if chosen:
+        return chosen
+    if not images:
+        name = headers[0].source.name if headers else "upload"
+        raise UploadError(name, "no MR images (only DICOMDIR or non-image objects) among the DICOM files", _REMEDY_SERIES)
+    raise UploadError(*_why_not_qsm(_largest_series(images)), _REMEDY_SERIES)
 
 
-def _check_geometry_present(group: list[SliceHeader]) -> None:
-    for header in group:
-        if header.orientation is None or header.position is None or header.pixel_spacing is None:
-            raise UploadError(
-                header.source.name,
-                "lacks ImageOrientationPatient, ImagePositionPatient or PixelSpacing",
-                "export the original scanner images, not screenshots or secondary captures",
-            )
+def _largest_series(headers: list[DicomHeader]) -> DicomHeader:
+    series: dict[str, list[DicomHeader]] = defaultdict(list)
+    for header in headers:
+        series[header.series_uid].append(header)
+    return max(series.values(), key=len)[0]
 
 
-def _check_same_plane(group: list[SliceHeader]) -> None:
-    first = group[0]
-    for header in group[1:]:
-        same = (
-            header.rows == first.rows
-            and header.columns == first.columns
-            and np.allclose(header.orientation, first.orientation, atol=_ORIENTATION_TOL)
-            and np.allclose(header.pixel_spacing, first.pixel_spacing, atol=1e-4)
-        )
-        if not same:
-            raise UploadError(
-                header.source.name,
-                f"image size, orientation or pixel spacing differs from {first.source.name} in the same series",
-                _REMEDY_SERIES,
-            )
+def _why_not_qsm(header: DicomHeader) -> tuple[str, str]:
+    image_type = "\\".join(header.image_type)
+    if header.localizer:
+        return header.source.name, f"{header.series} is a localizer (ImageType {image_type}), not a multi-echo GRE scan"
+    if header.derived:
+        return header.source.name, (f"{header.series} is a derived image (ImageType {image_type}), "
+                                    "not the scanner's original magnitude and phase")
+    return header.source.name, (f"{header.series} is not a gradient-echo series "
+                                f"(sequence {header.sequence or 'unknown'}), so it holds no QSM data")
 
 
-def _group_echoes(group: list[SliceHeader]) -> list[list[SliceHeader]]:
-    missing = next((h for h in group if h.echo_time_ms is None), None)
-    if missing is not None:
-        raise UploadError(missing.source.name, "has no EchoTime (0018,0081)", _REMEDY_SERIES)
-    use_numbers = all(h.echo_number is not None for h in group)
-    echoes: dict[float, list[SliceHeader]] = defaultdict(list)
-    for header in group:
-        key = header.echo_number if use_numbers else round(header.echo_time_ms, 3)
-        echoes[key].append(header)
-    return [echoes[key] for key in sorted(echoes)]
+def _first_file_by_series(headers: list[DicomHeader]) -> dict[tuple, DicomHeader]:
+    """The first file (by name) of each series, of each part and of each echo, to name in messages."""
+    first: dict[tuple, DicomHeader] = {}
+    for header in sorted(headers, key=lambda h: h.source.name):
+        first.setdefault((header.series_uid,), header)
+        for part in header.parts:
+            first.setdefault((header.series_uid, part), header)
+            first.setdefault((header.series_uid, part, header.echo_number), header)
+    return first
 
 
-def _echo_time(files: list[SliceHeader]) -> float:
-    first = files[0]
-    for header in files[1:]:
-        if abs(header.echo_time_ms - first.echo_time_ms) > _ECHO_TIME_TOL_MS:
-            raise UploadError(
-                header.source.name,
-                f"EchoTime {header.echo_time_ms:g} ms differs from {first.echo_time_ms:g} ms "
-                f"of {first.source.name} with the same EchoNumbers",
-                _REMEDY_SERIES,
-            )
-    return first.echo_time_ms
+def _describe(sidecar: dict, part: str, by_series: dict[tuple, DicomHeader]) -> tuple[str, str | None]:
+    """The user's file and the DICOM Manufacturer behind one of dcm2niix's outputs."""
+    uid = str(sidecar.get("SeriesInstanceUID", ""))
+    keys = ((uid, part, _optional_int(sidecar.get("EchoNumber"))), (uid, part), (uid,))
+    header = next((by_series[key] for key in keys if key in by_series), None)
+    if header is None:
+        return f"series {sidecar.get('SeriesNumber', '?')}", None
+    return header.source.name, header.manufacturer or None
 
 
-def _slice_normal(header: SliceHeader) -> np.ndarray:
-    row, column = np.array(header.orientation[:3]), np.array(header.orientation[3:])
-    return np.cross(row, column)
+def dcm2niix_executable() -> str:
+    """The dcm2niix binary: the one installed with this environment's Python, else the one on PATH."""
+    beside = Path(sys.executable).with_name("dcm2niix")
+    found = str(beside) if beside.exists() else shutil.which("dcm2niix")
+    if found is None:
+        raise RuntimeError("dcm2niix is not installed; `pip install dcm2niix` (a dependency of qsmstudy)")
+    return found
 
 
-def _sorted_slices(files: list[SliceHeader], normal: np.ndarray) -> list[SliceHeader]:
-    ordered = sorted(files, key=lambda h: float(np.dot(h.position, normal)))
-    for below, above in zip(ordered, ordered[1:]):
-        if np.dot(np.subtract(above.position, below.position), normal) < _POSITION_TOL_MM:
-            raise UploadError(
-                above.source.name,
-                f"has the same slice position and echo as {below.source.name}",
-                "upload each image once, from one series",
-            )
-    return ordered
+def convert(headers: list[DicomHeader], workdir: Path) -> Path:
+    """Run dcm2niix over the chosen files; return the folder of NIfTI + JSON it wrote.
 
+    The files are hard-linked (or copied) into one folder first, so that dcm2niix
+    sees only them and not the rest of an exam.
 
-def _check_same_slices(ordered: list[list[SliceHeader]], normal: np.ndarray) -> None:
-    reference = ordered[0]
-    if len(reference) < 2:
-        raise UploadError(
-            reference[0].source.name, "is a single 2D slice per echo", "upload the whole 3D multi-echo series"
-        )
-    for echo, files in enumerate(ordered[1:], start=2):
-        if len(files) != len(reference):
-            raise UploadError(
-                files[0].source.name,
-                f"echo {echo} has {len(files)} slices but echo 1 has {len(reference)}",
-                _REMEDY_SERIES,
-            )
-        for header, ref in zip(files, reference):
-            if not np.allclose(header.position, ref.position, atol=_POSITION_TOL_MM):
-                raise UploadError(header.source.name, f"slice position differs from {ref.source.name}", _REMEDY_SERIES)
-    step = (np.array(reference[-1].position) - np.array(reference[0].position)) / (len(reference) - 1)
-    tolerance = max(_POSITION_TOL_MM, 0.02 * float(np.linalg.norm(step)))
-    for index, header in enumerate(reference):
-        expected = np.array(reference[0].position) + index * step
-        if np.linalg.norm(np.array(header.position) - expected) > tolerance:
-            raise UploadError(
-                header.source.name,
-                "slice positions are not evenly spaced along one line (a slice is missing?)",
-                _REMEDY_SERIES,
-            )
-
-
-def _affine(slices: list[SliceHeader]) -> np.ndarray:
-    first, last = slices[0], slices[-1]
-    row_cosine, column_cosine = np.array(first.orientation[:3]), np.array(first.orientation[3:])
-    row_spacing, column_spacing = first.pixel_spacing
-    lps = np.eye(4)
-    lps[:3, 0] = row_cosine * column_spacing
-    lps[:3, 1] = column_cosine * row_spacing
-    lps[:3, 2] = (np.array(last.position) - np.array(first.position)) / (len(slices) - 1)
-    lps[:3, 3] = first.position
-    return _LPS_TO_RAS @ lps
-
-
-def _read_pixels(layout: SeriesLayout, out: np.ndarray, deid_dir: Path, study_code: str, salt: str) -> None:
-    """Fill ``out[..., slice, echo]`` file by file, writing de-identified copies."""
-    for echo, files in enumerate(layout.files):
-        echo_dir = deid_dir / f"e{echo + 1}"
-        echo_dir.mkdir(parents=True, exist_ok=True)
-        for index, header in enumerate(files):
-            ds = pydicom.dcmread(header.source.path)
-            out[:, :, index, echo] = _scaled_pixels(ds, header).T
-            deidentify_dataset(ds, study_code, salt)
-            pydicom.dcmwrite(echo_dir / f"{index + 1:04d}.dcm", ds, enforce_file_format=True)
-
-
-def _scaled_pixels(ds, header: SliceHeader) -> np.ndarray:
+    Raises
+    ------
+    UploadError
+        When dcm2niix fails or writes nothing, with its last message.
+    """
+    source, output = workdir / "dcm2niix-in", workdir / "dcm2niix-out"
+    source.mkdir(parents=True)
+    output.mkdir()
+    for index, header in enumerate(headers):
+        _link_or_copy(header.source.path, source / f"{index:06d}.dcm")
+    command = [dcm2niix_executable(), "-b", "y", "-ba", "n", "-z", "n", "-f", "%s_%j", "-o", str(output), str(source)]
     try:
-        pixels = ds.pixel_array
-    except Exception as exc:  # missing codec, truncated data: pydicom varies
-        raise UploadError(
-            header.source.name,
-            f"pixel data cannot be decoded ({exc})",
-            "export the series uncompressed (explicit VR little endian)",
-        ) from exc
-    if pixels.shape != (header.rows, header.columns):
-        raise UploadError(header.source.name, f"pixel array has shape {pixels.shape}, expected one 2D image", _REMEDY_ENHANCED)
-    slope = float(ds.get("RescaleSlope", 1) or 1)
-    intercept = float(ds.get("RescaleIntercept", 0) or 0)
-    return pixels.astype(np.float32) * np.float32(slope) + np.float32(intercept)
+        run = subprocess.run(command, capture_output=True, text=True, timeout=CONVERSION_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise UploadError(headers[0].source.name, f"DICOM conversion took longer than {CONVERSION_TIMEOUT_S} s",
+                          "upload only the multi-echo GRE series") from exc
+    if run.returncode != 0 or not any(output.glob("*.nii")):
+        raise UploadError(headers[0].source.name, f"dcm2niix could not convert every image ({_problems(run)})",
+                          _REMEDY_SERIES)
+    shutil.rmtree(source)
+    return output
 
 
-def _phase_to_radians(phase: np.ndarray, layout: SeriesLayout) -> None:
-    """Convert phase in place to radians; a refusal names the slice holding the most extreme value."""
-    phase_to_radians([
-        (header.source.name, phase[:, :, index, echo])
-        for echo, files in enumerate(layout.files)
-        for index, header in enumerate(files)
-    ])
+def _link_or_copy(path: Path, target: Path) -> None:
+    try:
+        os.link(path, target)
+    except OSError:
+        shutil.copyfile(path, target)
 
 
-def _acquisition_sidecar(magnitude: SeriesLayout, phase: SeriesLayout) -> tuple[dict, float | None]:
-    """Build the de-identified sidecar from non-identifying header fields only."""
-    ds = pydicom.dcmread(magnitude.first.path, stop_before_pixels=True)
-    phase_ds = pydicom.dcmread(phase.first.path, stop_before_pixels=True)
-    field = _optional_float(ds.get("MagneticFieldStrength"))
-    if field is not None:
-        field = field_strength_t(field, magnitude.first.name, "MagneticFieldStrength")
-    sidecar = {
-        "Manufacturer": str(ds.get("Manufacturer", "")),
-        "ManufacturersModelName": str(ds.get("ManufacturerModelName", "")),
-        "SoftwareVersions": str(ds.get("SoftwareVersions", "")),
-        "MagneticFieldStrength": field,
-        "ProtocolName": str(ds.get("ProtocolName", "")),
-        "SeriesDescription": str(ds.get("SeriesDescription", "")),
-        "SeriesNumber": _optional_int(ds.get("SeriesNumber")),
-        "PhaseSeriesNumber": _optional_int(phase_ds.get("SeriesNumber")),
-        "ImageType": [str(t) for t in ds.get("ImageType", [])],
-        "PhaseImageType": [str(t) for t in phase_ds.get("ImageType", [])],
-        "EchoTime": [t / 1000.0 for t in magnitude.echo_times_ms],
-        "RepetitionTime": _seconds(ds.get("RepetitionTime")),
-        "FlipAngle": _optional_float(ds.get("FlipAngle")),
-        "ImagingFrequency": _optional_float(ds.get("ImagingFrequency")),
-        "MRAcquisitionType": str(ds.get("MRAcquisitionType", "")),
-        "SliceThickness": _optional_float(ds.get("SliceThickness")),
-    }
-    return sidecar, field
+def _problems(run: subprocess.CompletedProcess) -> str:
+    """dcm2niix's own words: its error, then the warnings that explain it (not the routine ones)."""
+    lines = [line.strip() for line in (run.stdout + run.stderr).replace("Error:", "\nError:").splitlines()]
+    errors = [line.removeprefix("Error:").strip() for line in lines if line.startswith("Error:")]
+    warnings = [line.removeprefix("Warning:").strip() for line in lines
+                if line.startswith("Warning:") and not any(routine in line for routine in _ROUTINE_WARNINGS)]
+    found = list(dict.fromkeys(errors + warnings))[:3]
+    return "; ".join(found) or f"exit status {run.returncode}"
 
 
-def _seconds(milliseconds) -> float | None:
-    value = _optional_float(milliseconds)
-    return None if value is None else value / 1000.0
+def _write_deidentified(headers: list[DicomHeader], deid_dir: Path, study_code: str, salt: str) -> None:
+    """Store the originals of the used series, de-identified, as ``<part>/0001.dcm`` (uploaded names can identify)."""
+    counts: dict[str, int] = defaultdict(int)
+    for header in sorted(headers, key=lambda h: h.source.name):
+        part = "+".join(sorted(header.parts))
+        counts[part] += 1
+        folder = deid_dir / part
+        folder.mkdir(parents=True, exist_ok=True)
+        ds = pydicom.dcmread(header.source.path)
+        deidentify_dataset(ds, study_code, salt)
+        pydicom.dcmwrite(folder / f"{counts[part]:04d}.dcm", ds, enforce_file_format=True)
+

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .checks import protocol_warnings
-from .dicom import SliceHeader, read_dicom_header, read_dicom_scan
+from .dicom import DicomHeader, read_dicom_header, read_dicom_scan
 from .errors import UploadError
 from .limits import UploadLimits
 from .model import ScanData, pixel_sha256
@@ -79,7 +79,7 @@ def read_upload(
     elif dicoms:
         if sidecars:
             raise UploadError(sidecars[0].name, "is a JSON sidecar without its NIfTI file", _REMEDY_FORMAT)
-        scan = read_dicom_scan(dicoms, deid_dir / "dicom", study_code, uid_salt or study_code)
+        scan = read_dicom_scan(dicoms, scratch, deid_dir / "dicom", study_code, uid_salt or study_code)
     else:
         name = files[0].name if files else Path(paths[0]).name
         raise UploadError(name, "no DICOM or NIfTI image found", _REMEDY_FORMAT)
@@ -106,7 +106,7 @@ def _check_study_code(study_code: str) -> None:
         raise ValueError(f"study_code must be 1-{_MAX_STUDY_CODE_LENGTH} characters without a backslash")
 
 
-def _sort_by_format(files: list[SourceFile]) -> tuple[list[SourceFile], list[SourceFile], list[SliceHeader]]:
+def _sort_by_format(files: list[SourceFile]) -> tuple[list[SourceFile], list[SourceFile], list[DicomHeader]]:
     """Split files into NIfTI, JSON and indexed DICOM; refuse anything else."""
     niftis, sidecars, dicoms = [], [], []
     for source in files:

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
-from qsm.inputs import check_same_grid, echo_times_s, field_strength_t, phase_to_radians
+from qsm.inputs import check_same_grid, echo_times_s, field_strength_t, phase_to_radians, same_grid
 
 from . import dates
 from .deid import deidentify_sidecar
@@ -26,22 +28,22 @@ from .errors import UploadError
 from .model import DecodedScan
 from .safezip import SourceFile
 
-MAGNITUDE = "magnitude"
-PHASE = "phase"
+MAGNITUDE, PHASE, REAL, IMAGINARY = "magnitude", "phase", "real", "imaginary"
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 #: BIDS files that describe the dataset rather than an image.
 BIDS_DATASET_FILES = frozenset({"dataset_description.json", "participants.json"})
 #: BIDS suffixes of gradient-echo images; other BIDS images (T1w, ...) are skipped.
 BIDS_GRE_SUFFIXES = frozenset({"MEGRE", "GRE"})
-_PHASE_TOKENS = frozenset({"P", "PHASE"})
-_OTHER_PARTS = frozenset({"real", "imag", "imaginary"})
+#: Parts by BIDS ``part-`` entity, dcm2niix name postfix and sidecar ImageType token.
+_NAMED_PARTS = {"mag": MAGNITUDE, "phase": PHASE, "ph": PHASE, "real": REAL, "imag": IMAGINARY, "imaginary": IMAGINARY}
+_IMAGE_TYPE_PARTS = {"P": PHASE, "PHASE": PHASE, "R": REAL, "REAL": REAL, "I": IMAGINARY, "IMAGINARY": IMAGINARY}
 _ECHO_TIME_TOL_S = 1e-6
 _REMEDY_SIDECAR = "upload each NIfTI with the JSON sidecar dcm2niix wrote for it"
 _REMEDY_SERIES = "upload magnitude and phase, all echoes, from the same scan"
 _SIDECAR_KEYS = (
     "Manufacturer", "ManufacturersModelName", "SoftwareVersions", "MagneticFieldStrength",
     "ProtocolName", "SeriesDescription", "SeriesNumber", "ImageType", "RepetitionTime",
-    "FlipAngle", "ImagingFrequency", "MRAcquisitionType", "SliceThickness",
+    "FlipAngle", "ImagingFrequency", "MRAcquisitionType", "SliceThickness", "SequenceName",
 )
 
 
@@ -103,34 +105,162 @@ def read_nifti_scan(
         Naming the file that is missing, unreadable or inconsistent.
     """
     volumes, notes = _classify(niftis, sidecars)
-    by_part = {part: [v for v in volumes if v.part == part] for part in (MAGNITUDE, PHASE)}
-    first_name = niftis[0].name
-    if not by_part[MAGNITUDE]:
-        raise UploadError(first_name, "no magnitude NIfTI found (every file is marked as phase)", _REMEDY_SERIES)
-    if not by_part[PHASE]:
-        raise UploadError(
-            first_name, "no phase NIfTI found (no _ph / part-phase name or ImageType P)", _REMEDY_SERIES
-        )
-    magnitude_frames = _ordered_frames(by_part[MAGNITUDE])
-    phase_frames = _ordered_frames(by_part[PHASE])
-    reference = by_part[MAGNITUDE][0]
+    first, second = choose_pair(volumes, niftis[0].name)
+    _write_deidentified(first + second, deid_dir, study_code)
+    return _assemble(first, second, notes, "bids" if all(v.bids for v in volumes) else "nifti")
+
+
+def read_converted_scan(
+    folder: Path, describe: Callable[[dict, str], tuple[str, str | None]]
+) -> tuple[DecodedScan, set[str]]:
+    """Assemble the NIfTI + JSON that dcm2niix wrote from an upload's DICOM files.
+
+    Parameters
+    ----------
+    folder : Path
+        dcm2niix's output folder.
+    describe : callable
+        Maps a sidecar and part to the name the coordinator knows that image by
+        (a DICOM file of it, used in every message instead of dcm2niix's names)
+        and the DICOM Manufacturer, which decides the phase scale (dcm2niix
+        guesses a vendor from other tags too).
+
+    Returns
+    -------
+    scan : DecodedScan
+        ``source_format="dicom"``.
+    series : set of str
+        SeriesInstanceUIDs of the series the scan was assembled from.
+    """
+    niftis, sidecars = [], []
+    for path in sorted(folder.glob("*.nii")):
+        sidecar_path = path.with_suffix(".json")
+        sidecar = _load_sidecar(SourceFile(sidecar_path, sidecar_path.name))
+        tokens = stem(path).split("_")
+        name, manufacturer = describe(sidecar, _part(tokens, {}, sidecar))
+        if manufacturer:
+            sidecar["Manufacturer"] = manufacturer
+            sidecar_path.write_text(json.dumps(sidecar))
+        niftis.append(SourceFile(path, name))
+        sidecars.append(SourceFile(sidecar_path, name))
+    volumes, notes = _classify(niftis, sidecars)
+    first, second = choose_pair(volumes, niftis[0].name)
+    series = {_series_uid(v) for v in first + second}
+    return _assemble(first, second, notes, "dicom"), series
+
+
+def choose_pair(volumes: list[NiftiVolume], name: str) -> tuple[list[NiftiVolume], list[NiftiVolume]]:
+    """The magnitude and phase (or real and imaginary) volumes of one scan.
+
+    Volumes are grouped by part, grid and series: a multi-echo series stays
+    on its own, while single-echo series on one grid join up (an export with
+    one series per echo).  Two groups pair up when grid and echo times agree;
+    of several pairs the one with the most echoes is taken, and a tie is refused.
+
+    Raises
+    ------
+    UploadError
+        When no pair is complete, naming what is missing or which image differs.
+    """
+    groups = _grid_groups(volumes)
+    pairs = [
+        (group, other)
+        for first_part, second_part in ((MAGNITUDE, PHASE), (REAL, IMAGINARY))
+        for group in groups if group[0].part == first_part
+        for other in groups if other[0].part == second_part and _same_grid(group[0], other[0])
+        and _same_echo_times(group, other)
+    ]
+    pairs = [pair for pair in pairs if pair[0][0].part == MAGNITUDE] or pairs
+    if not pairs:
+        _explain_no_pair(volumes, groups, name)
+    most = max(_frame_count(first) for first, _ in pairs)
+    best = [pair for pair in pairs if _frame_count(pair[0]) == most]
+    if len(best) > 1:
+        names = ", ".join(dict.fromkeys(first[0].source.name for first, _ in best))
+        raise UploadError(best[0][0][0].source.name, f"several {most}-echo magnitude/phase series pairs found "
+                          f"({names})", "upload one GRE scan at a time")
+    return best[0]
+
+
+def _same_echo_times(first: list[NiftiVolume], second: list[NiftiVolume]) -> bool:
+    times = [sorted(te for v in group for te in v.echo_times_s) for group in (first, second)]
+    return len(times[0]) == len(times[1]) and np.allclose(times[0], times[1], atol=_ECHO_TIME_TOL_S)
+
+
+def _grid_groups(volumes: list[NiftiVolume]) -> list[list[NiftiVolume]]:
+    echoes: dict[tuple[str, str], set[float]] = defaultdict(set)
     for volume in volumes:
-        check_same_grid(volume.image.shape, volume.image.affine, reference.spatial_shape, reference.image.affine,
-                        volume.source.name, reference.source.name)
-    _check_same_echo_times(magnitude_frames, phase_frames)
-    magnitude = _load_frames(magnitude_frames, reference.spatial_shape)
-    phase = _load_frames(phase_frames, reference.spatial_shape)
-    phase_to_radians([(volume.source.name, phase[..., echo]) for echo, (_, volume, _) in enumerate(phase_frames)])
-    _write_deidentified(by_part, deid_dir, study_code)
-    sidecar = _canonical_sidecar(reference, by_part[PHASE][0], [te for te, _, _ in magnitude_frames], study_code)
+        echoes[(_series_uid(volume), volume.part)].update(volume.echo_times_s)
+
+    def series_key(volume: NiftiVolume) -> str:
+        uid = _series_uid(volume)
+        return uid if len(echoes[(uid, volume.part)]) > 1 else ""
+
+    groups: list[list[NiftiVolume]] = []
+    for volume in volumes:
+        group = next((g for g in groups if g[0].part == volume.part and series_key(g[0]) == series_key(volume)
+                      and _same_grid(g[0], volume)), None)
+        if group is None:
+            groups.append([volume])
+        else:
+            group.append(volume)
+    return groups
+
+
+def _series_uid(volume: NiftiVolume) -> str:
+    return str(volume.sidecar.get("SeriesInstanceUID", ""))
+
+
+def _same_grid(a: NiftiVolume, b: NiftiVolume) -> bool:
+    return same_grid(a.spatial_shape, a.image.affine, b.spatial_shape, b.image.affine)
+
+
+def _frame_count(volumes: list[NiftiVolume]) -> int:
+    return sum(len(v.echo_times_s) for v in volumes)
+
+
+def _explain_no_pair(volumes: list[NiftiVolume], groups: list[list[NiftiVolume]], name: str) -> None:
+    """Raise the most specific reason: a missing part, an image off the grid, or differing echo times."""
+    largest = {part: max((g for g in groups if g[0].part == part), key=_frame_count, default=None)
+               for part in (MAGNITUDE, PHASE, REAL, IMAGINARY)}
+    if largest[REAL] and largest[IMAGINARY] and not (largest[MAGNITUDE] and largest[PHASE]):
+        first, second = largest[REAL], largest[IMAGINARY]
+    elif not largest[MAGNITUDE]:
+        raise UploadError(name, "no magnitude image found (every image is marked as phase)", _REMEDY_SERIES)
+    elif not largest[PHASE]:
+        raise UploadError(name, "no phase image found (no _ph / part-phase name or ImageType P)", _REMEDY_SERIES)
+    else:
+        first, second = largest[MAGNITUDE], largest[PHASE]
+    reference = first[0]
+    for volume in volumes:
+        if volume.part in (first[0].part, second[0].part):
+            check_same_grid(volume.image.shape, volume.image.affine, reference.spatial_shape, reference.image.affine,
+                            volume.source.name, reference.source.name)
+    _check_same_echo_times(_ordered_frames(first), _ordered_frames(second))
+
+
+def _assemble(first: list[NiftiVolume], second: list[NiftiVolume], notes: list[str], source_format: str) -> DecodedScan:
+    """Load the two parts echo by echo; real/imaginary become magnitude/phase, phase becomes radians."""
+    first_frames, second_frames = _ordered_frames(first), _ordered_frames(second)
+    _check_same_echo_times(first_frames, second_frames)
+    reference = first[0]
+    magnitude = _load_frames(first_frames, reference.spatial_shape)
+    phase = _load_frames(second_frames, reference.spatial_shape)
+    if reference.part == REAL:
+        magnitude, phase = np.abs(magnitude + 1j * phase).astype(np.float32), np.angle(magnitude + 1j * phase).astype(np.float32)
+    else:
+        phase_to_radians([(volume.source.name, phase[..., echo]) for echo, (_, volume, _) in enumerate(second_frames)],
+                         second[0].sidecar.get("Manufacturer"))
+    echo_times = [te for te, _, _ in first_frames]
+    sidecar = _canonical_sidecar(reference, second[0], echo_times)
     return DecodedScan(
         magnitude=magnitude,
         phase=phase,
         affine=reference.image.affine,
-        echo_times_s=[te for te, _, _ in magnitude_frames],
+        echo_times_s=echo_times,
         sidecar=sidecar,
         field_strength_t=sidecar["MagneticFieldStrength"],
-        source_format="bids" if all(v.bids for v in volumes) else "nifti",
+        source_format=source_format,
         notes=notes,
         acquired_at=dates.from_sidecar(reference.sidecar),
     )
@@ -147,7 +277,7 @@ def _classify(niftis: list[SourceFile], sidecars: list[SourceFile]) -> tuple[lis
         used.add(sidecar_source)
         volume = _volume(source, sidecar_source)
         if volume is None:
-            notes.append(f"{source.name}: ignored (not a magnitude or phase gradient-echo image)")
+            notes.append(f"{source.name}: ignored (not a gradient-echo image)")
         else:
             volumes.append(volume)
     for orphan in (s for s in sidecars if s not in used and s.path.name not in BIDS_DATASET_FILES):
@@ -163,8 +293,6 @@ def _volume(source: SourceFile, sidecar_source: SourceFile) -> NiftiVolume | Non
         return None
     sidecar = _load_sidecar(sidecar_source)
     part = _part(tokens, entities, sidecar)
-    if part is None:
-        return None
     image = _load_image(source)
     echo_times = _echo_times(image, sidecar, sidecar_source)
     return NiftiVolume(
@@ -190,19 +318,15 @@ def _load_sidecar(source: SourceFile) -> dict:
     return sidecar
 
 
-def _part(tokens: list[str], entities: dict[str, str], sidecar: dict) -> str | None:
-    named = entities.get("part", "").lower()
-    if named in ("phase", "mag"):
-        return PHASE if named == "phase" else MAGNITUDE
-    if named in _OTHER_PARTS or tokens[-1].lower() in ("real", "imaginary"):
-        return None
-    if tokens[-1] == "ph":
-        return PHASE
+def _part(tokens: list[str], entities: dict[str, str], sidecar: dict) -> str:
+    """By BIDS part entity, then dcm2niix postfix, then sidecar ImageType; magnitude otherwise, as in BIDS."""
+    named = entities.get("part", "").lower() or tokens[-1].lower()
+    if named in _NAMED_PARTS:
+        return _NAMED_PARTS[named]
     image_type = sidecar.get("ImageType", [])
     image_type = image_type.split("\\") if isinstance(image_type, str) else image_type
-    if {str(t).strip().upper() for t in image_type} & _PHASE_TOKENS:
-        return PHASE
-    return MAGNITUDE
+    found = [_IMAGE_TYPE_PARTS[t] for t in (str(t).strip().upper() for t in image_type) if t in _IMAGE_TYPE_PARTS]
+    return found[0] if found else MAGNITUDE
 
 
 def _echo_number(tokens: list[str], entities: dict[str, str], sidecar: dict) -> int | None:
@@ -256,17 +380,15 @@ def _ordered_frames(volumes: list[NiftiVolume]) -> list[tuple[float, NiftiVolume
             frames.extend((te, volume, k) for k, te in enumerate(volume.echo_times_s))
         else:
             frames.append((volume.echo_times_s[0], volume, None))
-    if all(v.echo_number is not None for v in volumes) and all(v.image.ndim == 3 for v in volumes):
-        frames.sort(key=lambda f: f[1].echo_number)
-        for (_, earlier, _), (_, volume, _) in zip(frames, frames[1:]):
-            if volume.echo_number == earlier.echo_number:
-                raise UploadError(
-                    volume.source.name,
-                    f"is echo {volume.echo_number} {volume.part}, like {earlier.source.name}",
-                    "upload each echo once",
-                )
+    numbers = [v.echo_number for v in volumes]
+    if None not in numbers and len(set(numbers)) == len(numbers) and all(v.image.ndim == 3 for v in volumes):
+        frames.sort(key=lambda f: f[1].echo_number)  # a wrong echo time then shows as out of order
     else:
-        frames.sort(key=lambda f: f[0])
+        frames.sort(key=lambda f: f[0])  # e.g. one series per echo, each numbered 1
+        for (earlier_te, earlier, _), (te, volume, _) in zip(frames, frames[1:]):
+            if abs(te - earlier_te) < _ECHO_TIME_TOL_S and volume is not earlier:
+                raise UploadError(volume.sidecar_source.name, f"gives the {volume.part} echo time {1000 * te:g} ms, "
+                                  f"like {earlier.sidecar_source.name}", "upload each echo once, from one scan")
     echo_times_s([te for te, _, _ in frames], "s", [volume.sidecar_source.name for _, volume, _ in frames], "EchoTime")
     return frames
 
@@ -294,11 +416,12 @@ def _load_frames(frames, shape: tuple[int, int, int]) -> np.ndarray:
     return out
 
 
-def _write_deidentified(by_part: dict[str, list[NiftiVolume]], deid_dir: Path, study_code: str) -> None:
+def _write_deidentified(volumes: list[NiftiVolume], deid_dir: Path, study_code: str) -> None:
     deid_dir.mkdir(parents=True, exist_ok=True)
-    for part, volumes in by_part.items():
-        for index, volume in enumerate(volumes):
-            neutral = part if len(volumes) == 1 else f"{part}_e{volume.echo_number or index + 1}"
+    for part in dict.fromkeys(v.part for v in volumes):
+        of_part = [v for v in volumes if v.part == part]
+        for index, volume in enumerate(of_part):
+            neutral = part if len(of_part) == 1 else f"{part}_e{volume.echo_number or index + 1}"
             extension = ".nii.gz" if volume.source.path.name.lower().endswith(".gz") else ".nii"
             _save_scrubbed_nifti(volume.image, deid_dir / f"{neutral}{extension}")
             sidecar = deidentify_sidecar(volume.sidecar, study_code)
@@ -314,10 +437,11 @@ def _save_scrubbed_nifti(image: nib.Nifti1Image, destination: Path) -> None:
     nib.save(image, destination)
 
 
-def _canonical_sidecar(magnitude: NiftiVolume, phase: NiftiVolume, echo_times: list[float], study_code: str) -> dict:
-    source = deidentify_sidecar(magnitude.sidecar, study_code)
-    sidecar = {key: source.get(key) for key in _SIDECAR_KEYS}
+def _canonical_sidecar(magnitude: NiftiVolume, phase: NiftiVolume, echo_times: list[float]) -> dict:
+    """Acquisition fields only (:data:`_SIDECAR_KEYS`): nothing identifying is picked."""
+    sidecar = {key: magnitude.sidecar.get(key) for key in _SIDECAR_KEYS}
     sidecar["PhaseImageType"] = phase.sidecar.get("ImageType")
+    sidecar["PhaseSeriesNumber"] = phase.sidecar.get("SeriesNumber")
     sidecar["EchoTime"] = echo_times
     field = sidecar["MagneticFieldStrength"]
     if isinstance(field, (int, float)):

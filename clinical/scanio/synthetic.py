@@ -1,11 +1,12 @@
 """Synthetic uploads for tests and benchmarks: DICOM series, NIfTI files, zips.
 
-The DICOM writer imitates a Siemens classic single-frame export: one file per
+The DICOM writer imitates a classic single-frame export: one file per
 slice per echo, magnitude stored as uint16 (values rounded, no rescaling),
 phase stored 0..4095 with RescaleSlope 2 and RescaleIntercept -4096 so that
 ``radians = (2 * stored - 4096) * pi / 4096``.  The ``vendor`` option changes
 how magnitude and phase are marked (Siemens ImageType M/P, GE private
-(0043,102F) 0/1, Philips private (2005,1011) M/P) but not the phase scale.
+(0043,102F) 0/1, Philips ImageType and private (2005,1011) M/P) and, for GE,
+the phase scale: signed milliradians, -3142..3141, not rescaled.
 With ``identifying=True`` the files carry the values in
 :data:`IDENTIFYING_VALUES` the way a hospital export would.
 """
@@ -47,9 +48,9 @@ IDENTIFYING_VALUES: dict[str, str] = {
 }
 _SIEMENS_PRIVATE_PAYLOAD = b"CSA1 MRN12345 Doe^Jane"
 _VENDORS = {
-    "siemens": ("SIEMENS", "Prisma"),
-    "ge": ("GE MEDICAL SYSTEMS", "DISCOVERY MR750"),
-    "philips": ("Philips Medical Systems", "Ingenia"),
+    "siemens": ("SIEMENS", "Prisma", "syngo MR E11"),
+    "ge": ("GE MEDICAL SYSTEMS", "DISCOVERY MR750", "27\\LX\\MR Software release:DV26.0_R01_1725.a"),
+    "philips": ("Philips Medical Systems", "Ingenia", "5.6.1\\5.6.1.2"),
 }
 _LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -151,7 +152,7 @@ def write_dicom_series(
     parts = [("M", magnitude, magnitude_series, series_number)]
     if phase_radians is not None:
         phase_series = magnitude_series if shared_series else generate_uid()
-        stored_phase = np.mod(np.round(np.asarray(phase_radians) * 2048 / np.pi + 2048), 4096)
+        stored_phase = _vendor_phase(np.asarray(phase_radians), vendor)
         parts.append(("P", stored_phase, phase_series, series_number + (0 if shared_series else 1)))
     slices = [
         (part, data, uid, number, echo, k)
@@ -176,13 +177,13 @@ def write_dicom_series(
 
 
 def _common_dataset(vendor, field_strength_t, identifying, protocol_name, study_uid) -> Dataset:
-    manufacturer, model = _VENDORS[vendor]
+    manufacturer, model, software = _VENDORS[vendor]
     ds = Dataset()
     ds.SOPClassUID = MRImageStorage
     ds.Modality = "MR"
     ds.Manufacturer = manufacturer
     ds.ManufacturerModelName = model
-    ds.SoftwareVersions = "syngo MR XA30"
+    ds.SoftwareVersions = software
     ds.StudyInstanceUID = study_uid
     ds.FrameOfReferenceUID = generate_uid(entropy_srcs=[study_uid])
     ds.ProtocolName = protocol_name
@@ -224,20 +225,29 @@ def _slice_dataset(common: Dataset, affine: np.ndarray, plane: np.ndarray, k: in
     ds.SliceThickness = DSfloat(slice_step, auto_format=True)
     ds.SliceLocation = DSfloat(float(np.dot(position, np.cross(row_cosine, column_cosine))), auto_format=True)
     _set_pixels(ds, plane.T)
-    if part == "P":
+    if part == "P" and vendor != "ge":
         ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType = 2, -4096, "US"
     _mark_part(ds, part, vendor)
-    if "PatientBirthDate" in common:
+    if "PatientBirthDate" in common and vendor == "siemens":
         ds.private_block(0x0029, "SIEMENS CSA HEADER", create=True).add_new(0x10, "OB", _SIEMENS_PRIVATE_PAYLOAD)
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     return ds
 
 
+def _vendor_phase(phase: np.ndarray, vendor: str) -> np.ndarray:
+    """GE stores milliradians (-3142..3141); Siemens and Philips 0..4095, rescaled by 2 and -4096."""
+    if vendor == "ge":
+        return np.clip(np.round(np.angle(np.exp(1j * phase)) * 1000), -3142, 3141)
+    return np.mod(np.round(phase * 2048 / np.pi + 2048), 4096)
+
+
 def _image_type(part: str, vendor: str) -> list[str]:
     if vendor == "siemens":
         return ["ORIGINAL", "PRIMARY", part, "ND"]
-    return ["ORIGINAL", "PRIMARY", "OTHER" if vendor == "ge" else "FFE"]
+    if vendor == "philips":
+        return ["ORIGINAL", "PRIMARY", "M_FFE" if part == "M" else "PHASE MAP", part, "FFE"]
+    return ["ORIGINAL", "PRIMARY", "OTHER"]
 
 
 def _mark_part(ds: Dataset, part: str, vendor: str) -> None:
@@ -248,11 +258,12 @@ def _mark_part(ds: Dataset, part: str, vendor: str) -> None:
 
 
 def _set_pixels(ds: Dataset, pixels: np.ndarray) -> None:
-    stored = np.clip(np.round(pixels), 0, 65535).astype(np.uint16)
+    signed = bool((pixels < 0).any())
+    stored = np.round(pixels).astype(np.int16) if signed else np.clip(np.round(pixels), 0, 65535).astype(np.uint16)
     ds.Rows, ds.Columns = stored.shape
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, int(signed)
     ds.PixelData = stored.tobytes()
 
 

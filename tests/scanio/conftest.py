@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pytest
 
@@ -48,6 +49,19 @@ def oblique_affine(voxel=(0.9, 1.1, 1.3), tilt_deg=20.0, yaw_deg=10.0) -> np.nda
 def make_truth(affine=None, echo_times_s=ECHO_TIMES_S, shape=SHAPE, seed=0) -> Truth:
     magnitude, phase = smooth_sphere(shape, echo_times_s, seed=seed)
     return Truth(magnitude, phase, tuple(echo_times_s), axial_affine() if affine is None else affine)
+
+
+def in_truth_order(scan, truth: Truth) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Magnitude, phase and affine of a scan with its voxel axes flipped/permuted to the truth's.
+
+    A converter may store the voxels in another order (dcm2niix flips rows); the
+    scan is right when the same world point holds the same value.
+    """
+    transform = nib.orientations.io_orientation(np.linalg.inv(truth.affine) @ scan.affine)
+    shape = scan.magnitude.shape[:3]
+    affine = scan.affine @ nib.orientations.inv_ornt_aff(transform, shape)
+    return (nib.orientations.apply_orientation(scan.magnitude, transform),
+            nib.orientations.apply_orientation(scan.phase, transform), affine)
 
 
 def phase_error(a: np.ndarray, b: np.ndarray) -> float:
