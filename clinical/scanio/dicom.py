@@ -49,6 +49,8 @@ from .safezip import SourceFile
 
 MAGNITUDE, PHASE, REAL, IMAGINARY = "magnitude", "phase", "real", "imaginary"
 MEDIA_DIRECTORY_STORAGE = "1.2.840.10008.1.3.10"
+#: MR Image Storage and Enhanced MR Image Storage: files that must carry pixel data.
+MR_IMAGE_STORAGE = frozenset({"1.2.840.10008.5.1.4.1.1.4", "1.2.840.10008.5.1.4.1.1.4.1"})
 #: Longest a conversion may take; a 1 GiB exam converts in well under a minute.
 CONVERSION_TIMEOUT_S = 600
 _TOKEN_PARTS = {"M": MAGNITUDE, "MAGNITUDE": MAGNITUDE, "P": PHASE, "PHASE": PHASE, "PHASE MAP": PHASE,
@@ -143,11 +145,11 @@ def _is_headerless(path: Path) -> bool:
 
 def _truncation(ds, path: Path, pixel_offset: int) -> str | None:
     """Describe how an image file is cut short, or None when its pixel data is whole."""
+    size = path.stat().st_size
+    if _sop_class(ds) in MR_IMAGE_STORAGE and ("Rows" not in ds or pixel_offset >= size):
+        return "ends before its pixel data"
     if "Rows" not in ds:
         return None
-    size = path.stat().st_size
-    if pixel_offset >= size:
-        return "ends before its pixel data"
     if ds.file_meta.get("TransferSyntaxUID") is not None and ds.file_meta.TransferSyntaxUID.is_compressed:
         with path.open("rb") as handle:
             handle.seek(size - len(_ITEM_DELIMITER_END))
@@ -163,9 +165,13 @@ def _truncation(ds, path: Path, pixel_offset: int) -> str | None:
     return None
 
 
+def _sop_class(ds) -> str:
+    """From the file meta first: a file cut short may hold only part of its SOPClassUID."""
+    return str(ds.file_meta.get("MediaStorageSOPClassUID", "") or ds.get("SOPClassUID", ""))
+
+
 def _header(ds, source: SourceFile, truncated: str | None) -> DicomHeader:
-    sop_class = str(ds.get("SOPClassUID", ds.file_meta.get("MediaStorageSOPClassUID", "")))
-    is_image = "Rows" in ds and sop_class != MEDIA_DIRECTORY_STORAGE
+    is_image = "Rows" in ds and _sop_class(ds) != MEDIA_DIRECTORY_STORAGE
     image_type = tuple(str(t).strip().upper() for t in ds.get("ImageType", []))
     description = str(ds.get("SeriesDescription", "") or ds.get("ProtocolName", "")).strip()
     return DicomHeader(

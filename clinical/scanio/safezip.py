@@ -25,7 +25,8 @@ from .limits import UploadLimits
 _LITTER_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 _LITTER_DIRS = frozenset({"__MACOSX"})
 _MIB = 1024**2
-_ZIP_MAGIC = b"PK\x03\x04"
+#: A zip starts with a local file header, or, when it holds nothing, with its end record.
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def expand_upload(paths: list[Path], workdir: Path, limits: UploadLimits) -> lis
 
 def _is_zip(path: Path) -> bool:
     with path.open("rb") as handle:
-        return handle.read(4) == _ZIP_MAGIC
+        return handle.read(4) in _ZIP_MAGICS
 
 
 def _check_received_size(paths: list[Path], limits: UploadLimits) -> None:
@@ -118,6 +119,8 @@ def _checked_members(archive: Path, limits: UploadLimits) -> list[zipfile.ZipInf
             continue
         _check_member_ratio(info, label, limits)
         kept.append(info)
+    if not kept:
+        raise UploadError(archive.name, "is an empty zip (it holds no files)", "zip the scan folder itself and upload again")
     return kept
 
 
@@ -200,6 +203,5 @@ def _stream_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path
             shutil.copyfileobj(source, sink, length=_MIB)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise UploadError(label, f"is damaged ({exc})", "create the zip again and re-upload") from exc
-    with destination.open("rb") as extracted:
-        if extracted.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC:
-            raise UploadError(label, "is a zip inside the zip", "extract the inner zip and upload it directly")
+    if _is_zip(destination):
+        raise UploadError(label, "is a zip inside the zip", "extract the inner zip and upload it directly")

@@ -269,3 +269,35 @@ def test_input_error_is_one_value_error_that_survives_pickling():
     copy = pickle.loads(pickle.dumps(error))
     assert str(copy) == str(error) == "P1.nii.gz: phase spans -180..180; export radians."
     assert (copy.name, copy.problem, copy.remedy) == ("P1.nii.gz", "phase spans -180..180", "export radians")
+
+
+# --- vendor conventions ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("manufacturer", ["GE MEDICAL SYSTEMS", "GE"])
+def test_ge_milliradians_are_read_when_the_vendor_is_known(manufacturer):
+    stored = np.clip(np.round(TRUE_PHASE * 1000), -3142, 3141)
+    array = stored.astype(np.float32)
+    assert phase_to_radians([("P1.dcm", array)], manufacturer) == "milliradians"
+    assert circular_error(array, TRUE_PHASE) < 1e-3
+
+
+def test_the_same_milliradians_without_a_vendor_are_refused():
+    assert "fits milliradians" in refusal(np.round(TRUE_PHASE * 1000)).problem
+
+
+def test_ge_phase_already_in_radians_is_kept():
+    array = TRUE_PHASE.copy()
+    assert phase_to_radians([("P1.nii", array)], "GE") == "radians" and np.array_equal(array, TRUE_PHASE)
+
+
+def test_ge_phase_beyond_milliradians_is_refused():
+    stored = np.round(TRUE_PHASE * 4096 / np.pi).astype(np.float32)
+    with pytest.raises(InputError) as info:
+        phase_to_radians([("P1.dcm", stored)], "GE MEDICAL SYSTEMS")
+    assert info.value.name == "P1.dcm" and "milliradians in which GE MEDICAL SYSTEMS stores phase" in info.value.problem
+
+
+def test_siemens_is_judged_by_its_values():
+    stored = np.round(TRUE_PHASE * 4096 / np.pi).astype(np.float32)
+    assert phase_to_radians([("P1.dcm", stored)], "SIEMENS") == "siemens"

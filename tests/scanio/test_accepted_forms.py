@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime
 
+import nibabel as nib
 import numpy as np
 import pytest
 
@@ -148,3 +150,20 @@ def test_nifti_phase_told_by_sidecar_image_type(tmp_path, ingest, truth):
         renamed.append(path.rename(target))
     assert not [p for p in renamed if "_ph" in p.name]
     assert_matches(ingest(renamed), truth, phase_tol=1e-6)
+
+
+def test_real_and_imaginary_become_magnitude_and_phase(tmp_path, ingest, truth):
+    files = []
+    for part, values in (("real", np.cos(truth.phase)), ("imag", np.sin(truth.phase))):
+        for echo, te in enumerate(truth.echo_times_s):
+            stem = tmp_path / f"sub-01_echo-{echo + 1}_part-{part}_MEGRE"
+            data = (truth.magnitude[..., echo] * values[..., echo]).astype(np.float32)
+            nib.save(nib.Nifti1Image(data, truth.affine), f"{stem}.nii.gz")
+            stem.with_suffix(".json").write_text(json.dumps({"EchoTime": te, "MagneticFieldStrength": 3}))
+            files += [tmp_path / f"{stem.name}.nii.gz", stem.with_suffix(".json")]
+    scan = ingest(files)
+    assert_matches(scan, truth, phase_tol=1e-4)
+
+
+def test_dicom_acquisition_date_and_time_come_from_the_headers(ingest, standard_dicom):
+    assert ingest(standard_dicom.files).acquired_at == datetime(2024, 3, 15, 10, 15, 30, 250000)
