@@ -16,8 +16,11 @@ issue tracker):
     As above but no rescale tags: raw 0..4095, ``radians = v * 2 pi / 4096 - pi``.
 ``siemens-xa-enhanced``
     Enhanced MR Image Storage (1.2.840.10008.5.1.4.1.1.4.1) as syngo MR XA
-    writes it: one multi-frame file per part (magnitude, phase), frames sorted
-    by DimensionIndexValues (StackID, InStackPositionNumber, echo), geometry in
+    writes it: a magnitude and a phase series, one multi-frame file per 3D
+    volume (echo); frames indexed by DimensionIndexValues (StackID,
+    InStackPositionNumber, echo).  dcm2niix only sorts frames of one file by
+    DimensionIndexValues for non-Siemens files (nii_dicom.cpp, nii_readParse,
+    "if we leave the folder MREchoSequence"), so echoes must be files.  Geometry in
     Shared/PerFrameFunctionalGroupsSequence, ComplexImageComponent in
     MRImageFrameTypeSequence, phase scaled as siemens-classic through
     PixelValueTransformationSequence.
@@ -229,7 +232,7 @@ def _vendor_common(flavour, identifying, field_strength_t, description, study_ui
     ]
     if flavour == "siemens-xa-enhanced":
         ds.Manufacturer, ds.ManufacturerModelName = "Siemens Healthineers", "MAGNETOM Prisma"
-    elif flavour == "siemens-classic":
+    elif flavour.startswith("siemens"):
         ds.SoftwareVersions = "syngo MR E11"  # classic single-frame export predates XA
     ds.MRAcquisitionType = "3D"
     ds.ScanningSequence = "GR"
@@ -307,21 +310,33 @@ def _classic_scaling(ds: Dataset, part: str, flavour: str, pixels: np.ndarray) -
 
 def _write_enhanced(outdir, *, common, parts, echo_times_s, affine, flavour, image_type, syntax, acquired_at,
                     series_number, echoes_per_series) -> list[Path]:
-    """Write multi-frame Enhanced MR files: per part (Siemens XA) or both parts in one (Philips)."""
+    """Write multi-frame Enhanced MR files as the vendor packs them.
+
+    Philips: one file per series holding both parts and every echo.  Siemens
+    XA: one file per volume (echo) in a magnitude and a phase series, since XA
+    writes one instance per 3D volume and dcm2niix only sorts the frames of
+    one file by DimensionIndexValues for non-Siemens files (nii_dicom.cpp,
+    the "we leave the folder MREchoSequence" block of nii_readParse).
+    """
     philips = flavour.startswith("philips")
-    echo_sets = [[e] for e in range(len(echo_times_s))] if echoes_per_series else [list(range(len(echo_times_s)))]
+    n_echoes, n_slices = len(echo_times_s), parts["M"].shape[2]
+    echo_sets = [[e] for e in range(n_echoes)] if echoes_per_series else [list(range(n_echoes))]
     part_sets = [["M", "P"]] if philips else [["M"], ["P"]]
     written = []
-    number = series_number
-    for echoes in echo_sets:
-        for part_set in part_sets:
-            frames = [(part, e, k) for part in part_set for e in echoes for k in range(parts["M"].shape[2])]
+    for number, (echoes, part_set) in enumerate(
+        ((echoes, part_set) for echoes in echo_sets for part_set in part_sets), start=series_number
+    ):
+        series_uid = generate_uid()
+        files = [echoes] if philips else [[e] for e in echoes]
+        for instance, file_echoes in enumerate(files, start=1):
+            frames = [(part, e, k) for part in part_set for e in file_echoes for k in range(n_slices)]
             ds = _enhanced_dataset(common, parts, frames, echo_times_s, affine, flavour, image_type, acquired_at)
-            ds.SeriesNumber, ds.InstanceNumber = number, 1
-            path = outdir / f"EN{number:03d}_0001.dcm"
+            ds.SeriesInstanceUID, ds.SeriesNumber, ds.InstanceNumber = series_uid, number, instance
+            if not philips:
+                ds.EchoNumbers = file_echoes[0] + 1
+            path = outdir / f"EN{number:03d}_{instance:04d}.dcm"
             _save(ds, path, syntax)
             written.append(path)
-            number += 1
     return written
 
 
@@ -336,7 +351,6 @@ def _enhanced_dataset(common, parts, frames, echo_times_s, affine, flavour, imag
             delattr(ds, keyword)
     ds.SOPClassUID = ENHANCED_MR_IMAGE_STORAGE
     ds.SOPInstanceUID = generate_uid()
-    ds.SeriesInstanceUID = generate_uid()
     ds.AcquisitionNumber = 1
     ds.ImageType = image_type["M"] if frame_parts == ["M"] else image_type["P"]
     if len(frame_parts) > 1:
