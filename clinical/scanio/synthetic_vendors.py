@@ -366,9 +366,9 @@ def _enhanced_dataset(common, parts, frames, echo_times_s, affine, flavour, imag
     ds.KSpaceFiltering, ds.ImagingFrequency = "NONE", common.ImagingFrequency
     ds.update(_dimension_organization(philips))
     iop, positions, spacing, thickness = _plane_geometry(affine, parts["M"].shape[2])
-    ds.SharedFunctionalGroupsSequence = [_shared_group(iop, spacing, thickness, flavour, frame_parts, image_type)]
+    ds.SharedFunctionalGroupsSequence = [_shared_group(spacing, thickness, flavour, frame_parts, image_type)]
     ds.PerFrameFunctionalGroupsSequence = [
-        _frame_group(part, echo, k, positions[k], echo_times_s, acquired_at, flavour, image_type, i)
+        _frame_group(part, echo, k, positions[k], iop, echo_times_s, acquired_at, flavour, image_type)
         for i, (part, echo, k) in enumerate(frames)
     ]
     pixels = np.stack([parts[part][:, :, k, echo].T for part, echo, k in frames])
@@ -421,17 +421,14 @@ def _dimension_organization(philips: bool) -> Dataset:
     return out
 
 
-def _shared_group(iop, spacing, thickness, flavour, frame_parts, image_type) -> Dataset:
-    """Return the SharedFunctionalGroupsSequence item: geometry, timing, and (Siemens) part and scaling."""
+def _shared_group(spacing, thickness, flavour, frame_parts, image_type) -> Dataset:
+    """Return the SharedFunctionalGroupsSequence item: voxel size, timing, and (Siemens) part and scaling."""
     group = Dataset()
     measures = Dataset()
     measures.PixelSpacing = _ds_list(spacing)
     measures.SliceThickness = DSfloat(thickness, auto_format=True)
     measures.SpacingBetweenSlices = DSfloat(thickness, auto_format=True)
     group.PixelMeasuresSequence = [measures]
-    orientation = Dataset()
-    orientation.ImageOrientationPatient = _ds_list(iop)
-    group.PlaneOrientationSequence = [orientation]
     timing = Dataset()
     timing.RepetitionTime, timing.FlipAngle = 30.0, 15.0
     group.MRTimingAndRelatedParametersSequence = [timing]
@@ -462,8 +459,15 @@ def _siemens_transformation(part: str) -> Dataset:
     return item
 
 
-def _frame_group(part, echo, k, position, echo_times_s, acquired_at, flavour, image_type, index) -> Dataset:
-    """Return one PerFrameFunctionalGroupsSequence item."""
+def _frame_group(part, echo, k, position, iop, echo_times_s, acquired_at, flavour, image_type) -> Dataset:
+    """Return one PerFrameFunctionalGroupsSequence item.
+
+    Orientation is per frame, as XA and Philips write it.  With orientation
+    only in the shared group, dcm2niix sorts a Siemens file's frames by
+    position ("issue 372" in nii_dicom.cpp) and then compares per-frame
+    rescale values it never filled in (dcmDim is malloc'd, not zeroed), so the
+    second and later enhanced files of one run came out as garbage floats.
+    """
     philips = flavour.startswith("philips")
     group = Dataset()
     content = Dataset()
@@ -480,6 +484,9 @@ def _frame_group(part, echo, k, position, echo_times_s, acquired_at, flavour, im
     plane = Dataset()
     plane.ImagePositionPatient = _ds_list(position)
     group.PlanePositionSequence = [plane]
+    orientation = Dataset()
+    orientation.ImageOrientationPatient = _ds_list(iop)
+    group.PlaneOrientationSequence = [orientation]
     echo_item = Dataset()
     echo_item.EffectiveEchoTime = 1000.0 * echo_times_s[echo]
     group.MREchoSequence = [echo_item]
@@ -534,6 +541,9 @@ def _save(ds: Dataset, path: Path, syntax: str) -> None:
     """Write ``ds`` with the given transfer syntax (compressing pixel data if needed)."""
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    if syntax == JPEG2000Lossless and min(ds.Rows, ds.Columns) < 32:
+        # openjpeg (via pylibjpeg) always uses 6 wavelet resolutions: 2**5 pixels minimum.
+        raise ValueError("jpeg2000 needs images of at least 32 x 32 pixels")
     if syntax != ExplicitVRLittleEndian:
         # Each frame becomes one fragment; pydicom encodes losslessly.
         ds.compress(syntax, generate_instance_uid=False)
