@@ -158,11 +158,13 @@ XA_COMPRESSED_MULTI_FILE = pytest.mark.xfail(
 )
 
 
-def flavour_syntax_cases():
-    for flavour in FLAVOURS:
-        for syntax in TRANSFER_SYNTAXES:
-            broken = flavour == "siemens-xa-enhanced" and syntax != "explicit"
-            yield pytest.param(flavour, syntax, marks=[XA_COMPRESSED_MULTI_FILE] if broken else [])
+def flavour_syntax_cases() -> list:
+    return [
+        pytest.param(flavour, syntax, marks=[XA_COMPRESSED_MULTI_FILE] if broken else [])
+        for flavour in FLAVOURS
+        for syntax in TRANSFER_SYNTAXES
+        for broken in [flavour == "siemens-xa-enhanced" and syntax != "explicit"]
+    ]
 
 
 @pytest.mark.parametrize(("flavour", "transfer_syntax"), flavour_syntax_cases())
