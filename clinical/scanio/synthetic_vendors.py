@@ -90,7 +90,10 @@ _PHASE_TRUTH = {
     "siemens-classic": "int16 -4096..4094 (scl_slope 2, scl_inter -4096 applied); radians = value * pi / 4096",
     "siemens-classic-unsigned": "uint16 0..4095, no scaling; radians = value * 2 * pi / 4096 - pi",
     "siemens-xa-enhanced": "int16 -4096..4094 (scl_slope 2, scl_inter -4096 applied); radians = value * pi / 4096",
-    "philips-enhanced": "float radians -3.142..3.142 (Philips precise value FP = DV / (RS * SS)); radians = value",
+    "philips-enhanced": (
+        "uint16 0..4095 with scl_slope 1/SS = 0.0015347, scl_inter RI/(RS*SS) = -3.142, i.e. the Philips precise"
+        " value FP = DV / (RS * SS) in radians -3.142..3.1426 (step 1.535 mrad); radians = value"
+    ),
     "ge-classic": "int16 milliradians -3142..3141, no scaling; radians = value / 1000",
 }
 
@@ -148,6 +151,8 @@ def write_vendor_series(
         One of :data:`FLAVOURS`.
     transfer_syntax : str
         One of :data:`TRANSFER_SYNTAXES`; enhanced files compress each frame.
+        "jpeg2000" needs frames of at least 32 x 32 pixels (openjpeg's six
+        wavelet levels) and raises ValueError otherwise.
     echoes_per_series : bool
         One series per echo (and per part where the vendor splits parts);
         series numbers count up from ``series_number``.

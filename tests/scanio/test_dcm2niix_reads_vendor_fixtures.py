@@ -51,7 +51,7 @@ PHASE_RANGE = {
     "siemens-classic": (-4096, 4094),
     "siemens-classic-unsigned": (0, 4095),
     "siemens-xa-enhanced": (-4096, 4094),
-    "philips-enhanced": (-3.1421, 3.1421),
+    "philips-enhanced": (-3.1421, 3.1427),  # FP of stored 4095 is 3.14260
     "ge-classic": (-3142, 3141),
 }
 
