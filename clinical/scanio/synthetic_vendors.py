@@ -56,7 +56,6 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import (
     ExplicitVRLittleEndian,
     JPEG2000Lossless,
@@ -202,12 +201,11 @@ def write_vendor_series(
         flavour=flavour,
         image_type=image_type,
         syntax=_SYNTAX_UIDS[transfer_syntax],
-        acquired_at=acquired_at,
         series_number=series_number,
         echoes_per_series=echoes_per_series,
     )
     if flavour.endswith("enhanced"):
-        return _write_enhanced(outdir, **options)
+        return _write_enhanced(outdir, acquired_at=acquired_at, **options)
     shared = flavour.startswith("ge") if shared_series is None else shared_series
     return _write_classic(outdir, shared=shared, seed=seed, **options)
 
@@ -262,8 +260,8 @@ def _image_types(flavour: str, prefix: tuple[str, str], localizer: bool) -> dict
     return {part: [*prefix, "OTHER", *extra] for part in "MP"}
 
 
-def _write_classic(outdir, *, common, parts, echo_times_s, affine, flavour, image_type, syntax, acquired_at,
-                   series_number, echoes_per_series, shared, seed) -> list[Path]:
+def _write_classic(outdir, *, common, parts, echo_times_s, affine, flavour, image_type, syntax, series_number,
+                   echoes_per_series, shared, seed) -> list[Path]:
     """Write one file per slice per echo, in a shuffled order like a PACS export."""
     vendor = "ge" if flavour.startswith("ge") else "siemens"
     groups = _series_groups(len(echo_times_s), echoes_per_series, shared)

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pydicom
 import pytest
 
-from clinical.scanio.synthetic import smooth_sphere
+from clinical.scanio.synthetic import IDENTIFYING_VALUES, smooth_sphere
 from clinical.scanio.synthetic_vendors import (
     FLAVOURS,
     TRANSFER_SYNTAXES,
@@ -80,10 +81,11 @@ def axial_affine() -> np.ndarray:
     return affine
 
 
-def convert(tmp_path: Path, flavour: str, affine=None, *, one_file_per_run=False, **options) -> dict:
+def convert(tmp_path: Path, flavour: str, affine=None, *, one_file_per_run=False, flags=(), **options) -> dict:
     """Write the fixture, run dcm2niix on it and return truth and outputs.
 
-    With ``one_file_per_run`` each DICOM file is converted by its own dcm2niix run.
+    With ``one_file_per_run`` each DICOM file is converted by its own dcm2niix
+    run; ``flags`` are extra dcm2niix options.
     """
     magnitude, phase = smooth_sphere(SHAPE, ECHO_TIMES_S, seed=3)
     affine = axial_affine() if affine is None else affine
@@ -98,7 +100,7 @@ def convert(tmp_path: Path, flavour: str, affine=None, *, one_file_per_run=False
             path.rename(folder / path.name)
     log = ""
     for folder in inputs:
-        command = [dcm2niix(), "-z", "n", "-b", "y", "-ba", "n", "-f", "%s_%e", "-o", str(out_dir), str(folder)]
+        command = [dcm2niix(), "-z", "n", "-b", "y", "-ba", "n", *flags, "-f", "%s_%e", "-o", str(out_dir), str(folder)]
         result = subprocess.run(command, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stdout + result.stderr
         log += result.stdout
@@ -213,6 +215,32 @@ def test_it_converts_philips_phase_to_radians_by_the_precise_scaling(tmp_path):
     assert sidecar["PhilipsRescaleIntercept"] == pytest.approx(-3142)
     assert sidecar["PhilipsScaleSlope"] == pytest.approx(651.657, rel=1e-5)
     assert "Philips Scaling Values RS:RI:SS = 1.53455:-3142:651.657" in converted["log"]
+    assert sidecar["UsePhilipsFloatNotDisplayScaling"] == 1
+
+
+def test_it_gives_philips_phase_in_milliradians_with_display_scaling(tmp_path):
+    converted = convert(tmp_path, "philips-enhanced", flags=("-p", "n"))
+    for echo in range(len(ECHO_TIMES_S)):
+        image, sidecar = converted["outputs"][f"5_{echo + 1}_ph"]
+        assert sidecar["UsePhilipsFloatNotDisplayScaling"] == 0
+        assert (float(image.dataobj.slope), float(image.dataobj.inter)) == pytest.approx((1.53455, -3142.0))
+        truth = canonical(converted["phase"][..., echo], converted["affine"]).get_fdata()
+        radians = canonical(image.get_fdata() / 1000.0, image.affine).get_fdata()
+        assert np.abs(np.angle(np.exp(1j * (radians - truth)))).max() < 0.01
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_it_writes_identifying_values_only_when_asked(tmp_path, flavour):
+    magnitude, phase = smooth_sphere((32, 32, 2), ECHO_TIMES_S[:1])
+    for identifying in (True, False):
+        folder = tmp_path / str(identifying)
+        files = write_vendor_series(
+            folder, magnitude, phase, ECHO_TIMES_S[:1], axial_affine(), flavour=flavour, identifying=identifying
+        )
+        ds = pydicom.dcmread(files[0])
+        assert (ds.get("PatientName") == IDENTIFYING_VALUES["PatientName"]) is identifying
+        assert ("PatientBirthDate" in ds) is identifying
+        assert ds.AcquisitionDate == "20240315" and ds.AcquisitionTime == "101530.250000"
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
