@@ -2,12 +2,14 @@
 
 The zip is a synthetic Siemens-like multi-echo GRE series (magnitude + phase) written with
 clinical.scanio.synthetic; it is posted with curl to a gunicorn worker, whose peak resident set
-(VmHWM) is read from /proc before and after.
+(VmHWM) is read from /proc before and after.  The dcm2niix conversion inside that upload is then
+timed alone on the same files, with its own peak memory (it runs as a separate process).
 """
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -72,3 +74,21 @@ def main() -> None:
     print(f"upload answered HTTP {result.stdout} in {seconds:.0f} s; scans stored: {stored}")
     print(f"web worker peak RSS: {before / 1024:.0f} MiB before, {peak / 1024:.0f} MiB after "
           f"(upload {size / 2**20:.0f} MiB; decoded arrays {2 * np.prod(SHAPE) * 4 / 2**20:.0f} MiB float32)")
+    convert_alone(install.folder / "dicom", seconds)
+
+
+def convert_alone(series: Path, upload_seconds: float) -> None:
+    """Time dcm2niix on the upload's files, as read_upload runs it, and read its peak RSS."""
+    from clinical.scanio.dicom import dcm2niix_executable
+
+    output = series.parent / "converted"
+    output.mkdir()
+    command = [dcm2niix_executable(), "-b", "y", "-ba", "n", "-z", "n", "-f", "%s_%j", "-o", str(output), str(series)]
+    measure = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    started = time.perf_counter()
+    peak_kib = int(subprocess.run([sys.executable, "-c", measure, *command], capture_output=True, text=True,
+                                  check=True).stdout)
+    seconds = time.perf_counter() - started
+    print(f"dcm2niix alone on the same {len(list(series.iterdir()))} files: {seconds:.0f} s "
+          f"({100 * seconds / upload_seconds:.0f} % of the upload's answer time), peak RSS {peak_kib / 1024:.0f} MiB")

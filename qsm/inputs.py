@@ -50,6 +50,12 @@ When the scanner's manufacturer is known (DICOM Manufacturer, the sidecar's
   (dcm2niix GE notes [2]_).  GE phase within +-3143 is divided by 1000;
   within [-pi, pi] it was converted already and is kept; anything else is
   refused.
+* Philips phase images carry RescaleSlope/RescaleIntercept (and the same
+  real-world value mapping, units ``mrad``) that map the stored 0..4095 onto
+  -3142..3142 milliradians; their display values are divided by 1000.
+  dcm2niix's default "precise" scaling divides by RescaleSlope x the private
+  scale slope (2005,100E) instead, which gives radians: within [-pi, pi]
+  they are kept (dcm2niix Philips notes [3]_).
 * Siemens (classic and XA enhanced) needs no declaration: rules 6 and 7 read
   its signed and unsigned scales.
 
@@ -86,6 +92,9 @@ References
    0..4095, RescaleSlope 2, RescaleIntercept -4096); GE notes,
    https://github.com/rordenlab/dcm2niix/tree/master/GE (complex image
    component in (0043,102F)).
+.. [3] dcm2niix Philips notes, https://github.com/rordenlab/dcm2niix/tree/master/Philips
+   ("Image scaling": display, precise and real-world values; issue #463 for
+   phase with RescaleType mrad).
 """
 
 from __future__ import annotations
@@ -258,10 +267,11 @@ def vendor_phase_scale(manufacturer: str | None) -> PhaseScale | None:
     Returns
     -------
     PhaseScale or None
-        :data:`MILLIRADIANS` for GE; None otherwise (module docstring).
+        :data:`MILLIRADIANS` for GE and Philips; None otherwise (module docstring).
     """
     name = (manufacturer or "").strip().upper()
-    return MILLIRADIANS if name == "GE" or name.startswith(("GE ", "GE_", "GEMS")) else None
+    ge = name == "GE" or name.startswith(("GE ", "GE_", "GEMS"))
+    return MILLIRADIANS if ge or name.startswith("PHILIPS") else None
 
 
 def declared_phase_scale(declared: PhaseScale, low: float, high: float, name: str, manufacturer: str) -> PhaseScale:
@@ -277,7 +287,8 @@ def declared_phase_scale(declared: PhaseScale, low: float, high: float, name: st
     if -MILLIRADIAN_LIMIT <= low and high <= MILLIRADIAN_LIMIT:
         return declared
     raise InputError(name, f"phase spans {low:.6g}..{high:.6g}, beyond the -3142..3142 milliradians in which "
-                     f"{manufacturer} stores phase", "upload the phase series as the scanner exported it")
+                     f"{manufacturer} stores phase", "upload the phase series as the scanner exported it, "
+                     "or convert it to radians (-pi..pi)")
 
 
 def wrap_phase(phase: np.ndarray) -> None:

@@ -377,30 +377,42 @@ def dcm2niix_executable() -> str:
 def convert(headers: list[DicomHeader], workdir: Path) -> Path:
     """Run dcm2niix over the chosen files; return the folder of NIfTI + JSON it wrote.
 
-    The files are hard-linked (or copied) into one folder first, so that dcm2niix
-    sees only them and not the rest of an exam.
+    The files are hard-linked (or copied) into folders of their own, so that
+    dcm2niix sees only them and not the rest of an exam: classic files in one
+    run, each enhanced file in a run of its own (dcm2niix v1.0.20260724 decodes
+    several compressed Siemens enhanced files of one run with the last file's
+    frame table).  ``-p n`` keeps Philips display values (RescaleSlope and
+    Intercept, milliradians for phase), not its "precise" floats.
 
     Raises
     ------
     UploadError
-        When dcm2niix fails or writes nothing, with its last message.
+        When dcm2niix fails or writes nothing, with its own words.
     """
-    source, output = workdir / "dcm2niix-in", workdir / "dcm2niix-out"
-    source.mkdir(parents=True)
-    output.mkdir()
-    for index, header in enumerate(headers):
-        _link_or_copy(header.source.path, source / f"{index:06d}.dcm")
-    command = [dcm2niix_executable(), "-b", "y", "-ba", "n", "-z", "n", "-f", "%s_%j", "-o", str(output), str(source)]
+    output = workdir / "dcm2niix-out"
+    batches = [[h for h in headers if not h.enhanced]] + [[h] for h in headers if h.enhanced]
+    for number, batch in enumerate(b for b in batches if b):
+        source = workdir / "dcm2niix-in" / str(number)
+        source.mkdir(parents=True)
+        for index, header in enumerate(batch):
+            _link_or_copy(header.source.path, source / f"{index:06d}.dcm")
+        _run_dcm2niix(source, output / str(number), batch[0])
+    shutil.rmtree(workdir / "dcm2niix-in")
+    return output
+
+
+def _run_dcm2niix(source: Path, output: Path, first: DicomHeader) -> None:
+    output.mkdir(parents=True)
+    command = [dcm2niix_executable(), "-b", "y", "-ba", "n", "-z", "n", "-p", "n", "-f", "%s_%j",
+               "-o", str(output), str(source)]
     try:
         run = subprocess.run(command, capture_output=True, text=True, timeout=CONVERSION_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired as exc:
-        raise UploadError(headers[0].source.name, f"DICOM conversion took longer than {CONVERSION_TIMEOUT_S} s",
+        raise UploadError(first.source.name, f"DICOM conversion took longer than {CONVERSION_TIMEOUT_S} s",
                           "upload only the multi-echo GRE series") from exc
     if run.returncode != 0 or not any(output.glob("*.nii")):
-        raise UploadError(headers[0].source.name, f"dcm2niix could not convert every image ({_problems(run)})",
+        raise UploadError(first.source.name, f"dcm2niix could not convert every image ({_problems(run)})",
                           _REMEDY_SERIES)
-    shutil.rmtree(source)
-    return output
 
 
 def _link_or_copy(path: Path, target: Path) -> None:

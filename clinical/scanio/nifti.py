@@ -133,7 +133,7 @@ def read_converted_scan(
         SeriesInstanceUIDs of the series the scan was assembled from.
     """
     niftis, sidecars = [], []
-    for path in sorted(folder.glob("*.nii")):
+    for path in sorted(folder.rglob("*.nii")):
         sidecar_path = path.with_suffix(".json")
         sidecar = _load_sidecar(SourceFile(sidecar_path, sidecar_path.name))
         tokens = stem(path).split("_")

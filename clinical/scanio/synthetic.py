@@ -1,12 +1,11 @@
 """Synthetic uploads for tests and benchmarks: DICOM series, NIfTI files, zips.
 
-The DICOM writer imitates a classic single-frame export: one file per
+The DICOM writer imitates a Siemens classic single-frame export: one file per
 slice per echo, magnitude stored as uint16 (values rounded, no rescaling),
 phase stored 0..4095 with RescaleSlope 2 and RescaleIntercept -4096 so that
-``radians = (2 * stored - 4096) * pi / 4096``.  The ``vendor`` option changes
-how magnitude and phase are marked (Siemens ImageType M/P, GE private
-(0043,102F) 0/1, Philips ImageType and private (2005,1011) M/P) and, for GE,
-the phase scale: signed milliradians, -3142..3141, not rescaled.
+``radians = (2 * stored - 4096) * pi / 4096``.  Other vendors' exports (GE,
+Philips, Siemens XA enhanced, compressed) are written by
+:mod:`clinical.scanio.synthetic_vendors`, which builds on the datasets made here.
 With ``identifying=True`` the files carry the values in
 :data:`IDENTIFYING_VALUES` the way a hospital export would.
 """
@@ -99,13 +98,11 @@ def write_dicom_series(
     echo_times_s: Sequence[float],
     affine: np.ndarray,
     *,
-    vendor: str = "siemens",
     field_strength_t: float | None = 3.0,
     identifying: bool = True,
     series_number: int = 5,
     protocol_name: str = "qsm_megre",
     study_uid: str | None = None,
-    shared_series: bool = False,
     seed: int = 0,
 ) -> list[Path]:
     """Write a classic single-frame multi-echo GRE DICOM series.
@@ -123,8 +120,6 @@ def write_dicom_series(
         One echo time per echo, seconds (written as ms).
     affine : np.ndarray
         4x4 RAS+ voxel-to-world matrix the headers must agree with.
-    vendor : {"siemens", "ge", "philips"}
-        How magnitude and phase are marked.
     field_strength_t : float or None
         MagneticFieldStrength; None leaves it out.
     identifying : bool
@@ -135,8 +130,6 @@ def write_dicom_series(
         ProtocolName and SeriesDescription.
     study_uid : str, optional
         StudyInstanceUID (new one by default), to put several series in one exam.
-    shared_series : bool
-        Put magnitude and phase in one series, as GE and Philips may.
     seed : int
         Seed for the file-name shuffle (files are not written in slice order).
 
@@ -147,13 +140,13 @@ def write_dicom_series(
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    common = _common_dataset(vendor, field_strength_t, identifying, protocol_name, study_uid or generate_uid())
+    common = _common_dataset("siemens", field_strength_t, identifying, protocol_name, study_uid or generate_uid())
     magnitude_series = generate_uid()
     parts = [("M", magnitude, magnitude_series, series_number)]
     if phase_radians is not None:
-        phase_series = magnitude_series if shared_series else generate_uid()
-        stored_phase = _vendor_phase(np.asarray(phase_radians), vendor)
-        parts.append(("P", stored_phase, phase_series, series_number + (0 if shared_series else 1)))
+        phase_series = generate_uid()
+        stored_phase = np.mod(np.round(np.asarray(phase_radians) * 2048 / np.pi + 2048), 4096)
+        parts.append(("P", stored_phase, phase_series, series_number + 1))
     slices = [
         (part, data, uid, number, echo, k)
         for part, data, uid, number in parts
@@ -164,7 +157,7 @@ def write_dicom_series(
     written = []
     for instance, index in enumerate(order, start=1):
         part, data, uid, number, echo, k = slices[index]
-        ds = _slice_dataset(common, affine, data[:, :, k, echo], k, part, vendor)
+        ds = _slice_dataset(common, affine, data[:, :, k, echo], k, part, "siemens")
         ds.SeriesInstanceUID = uid
         ds.SeriesNumber = number
         ds.InstanceNumber = instance
@@ -225,7 +218,7 @@ def _slice_dataset(common: Dataset, affine: np.ndarray, plane: np.ndarray, k: in
     ds.SliceThickness = DSfloat(slice_step, auto_format=True)
     ds.SliceLocation = DSfloat(float(np.dot(position, np.cross(row_cosine, column_cosine))), auto_format=True)
     _set_pixels(ds, plane.T)
-    if part == "P" and vendor != "ge":
+    if part == "P":
         ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType = 2, -4096, "US"
     _mark_part(ds, part, vendor)
     if "PatientBirthDate" in common and vendor == "siemens":
@@ -233,13 +226,6 @@ def _slice_dataset(common: Dataset, affine: np.ndarray, plane: np.ndarray, k: in
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     return ds
-
-
-def _vendor_phase(phase: np.ndarray, vendor: str) -> np.ndarray:
-    """GE stores milliradians (-3142..3141); Siemens and Philips 0..4095, rescaled by 2 and -4096."""
-    if vendor == "ge":
-        return np.clip(np.round(np.angle(np.exp(1j * phase)) * 1000), -3142, 3141)
-    return np.mod(np.round(phase * 2048 / np.pi + 2048), 4096)
 
 
 def _image_type(part: str, vendor: str) -> list[str]:
@@ -258,12 +244,11 @@ def _mark_part(ds: Dataset, part: str, vendor: str) -> None:
 
 
 def _set_pixels(ds: Dataset, pixels: np.ndarray) -> None:
-    signed = bool((pixels < 0).any())
-    stored = np.round(pixels).astype(np.int16) if signed else np.clip(np.round(pixels), 0, 65535).astype(np.uint16)
+    stored = np.clip(np.round(pixels), 0, 65535).astype(np.uint16)
     ds.Rows, ds.Columns = stored.shape
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, int(signed)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
     ds.PixelData = stored.tobytes()
 
 

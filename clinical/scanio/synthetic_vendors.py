@@ -279,8 +279,6 @@ def _write_classic(outdir, *, common, parts, echo_times_s, affine, flavour, imag
         ds = _slice_dataset(common, affine, parts[part][:, :, k, echo], k, part, vendor)
         ds.ImageType = image_type[part]
         _classic_scaling(ds, part, flavour, parts[part][:, :, k, echo].T)
-        if vendor == "ge" and "PatientBirthDate" in common:
-            del ds[0x00290010], ds[0x00291010]  # no Siemens CSA header on a GE file
         ds.SeriesInstanceUID, ds.SeriesNumber, ds.InstanceNumber = uid, number, instance
         ds.AcquisitionNumber = 1
         ds.EchoNumbers = echo + 1

@@ -71,7 +71,7 @@ def test_a_session_without_phase_is_refused_after_earlier_scans_were_stored(data
         path.unlink()
     [problem] = rejected(target, dataset)
     assert problem.startswith("sub-ALS02/ses-20240305 (sub-ALS02_ses-20240305): ")
-    assert "no phase NIfTI found" in problem
+    assert "no phase image found" in problem
 
 
 def test_a_label_map_on_another_grid_is_refused(dataset, target):

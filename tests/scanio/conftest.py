@@ -69,6 +69,19 @@ def phase_error(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(np.angle(np.exp(1j * (a.astype(np.float64) - b)))).max())
 
 
+def assert_matches(scan, truth: Truth, *, phase_tol: float, affine_tol: float = 1e-4) -> None:
+    """Same values at the same world points (voxel order may differ), same echo times."""
+    assert scan.magnitude.dtype == np.float32 and scan.phase.dtype == np.float32
+    magnitude, phase, affine = in_truth_order(scan, truth)
+    assert magnitude.shape == truth.magnitude.shape == phase.shape
+    np.testing.assert_allclose(magnitude, truth.magnitude, atol=1e-4)
+    assert phase_error(phase, truth.phase) <= phase_tol
+    assert scan.phase.min() >= -np.float32(np.pi) and scan.phase.max() < np.float32(np.pi)
+    np.testing.assert_allclose(affine, truth.affine, atol=affine_tol)
+    np.testing.assert_allclose(scan.echo_times_s, truth.echo_times_s, rtol=1e-9)
+    assert scan.n_echoes == len(truth.echo_times_s)
+
+
 @pytest.fixture
 def truth() -> Truth:
     return make_truth()

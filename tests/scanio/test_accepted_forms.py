@@ -12,21 +12,7 @@ import pytest
 
 from clinical.scanio.synthetic import write_dicom_series, write_nifti_series, zip_dir
 
-from .conftest import (ECHO_TIMES_S, PHASE_STEP, STUDY_CODE, axial_affine, in_truth_order, make_truth, oblique_affine,
-                       phase_error)
-
-
-def assert_matches(scan, truth, *, phase_tol: float) -> None:
-    """Same values at the same world points (voxel order may differ), same echo times."""
-    assert scan.magnitude.dtype == np.float32 and scan.phase.dtype == np.float32
-    magnitude, phase, affine = in_truth_order(scan, truth)
-    assert magnitude.shape == truth.magnitude.shape == phase.shape
-    np.testing.assert_allclose(magnitude, truth.magnitude, atol=1e-4)
-    assert phase_error(phase, truth.phase) <= phase_tol
-    assert scan.phase.min() >= -np.float32(np.pi) and scan.phase.max() < np.float32(np.pi)
-    np.testing.assert_allclose(affine, truth.affine, atol=1e-4)
-    np.testing.assert_allclose(scan.echo_times_s, truth.echo_times_s, rtol=1e-9)
-    assert scan.n_echoes == len(truth.echo_times_s)
+from .conftest import ECHO_TIMES_S, PHASE_STEP, STUDY_CODE, assert_matches, axial_affine, make_truth, oblique_affine
 
 
 def test_dicom_zip(ingest, standard_dicom):
@@ -88,14 +74,6 @@ def test_whole_exam_zip_picks_gre_pair_over_localizer(tmp_path, ingest, truth):
     scan = ingest([zip_dir(exam, tmp_path / "exam.zip")])
     assert_matches(scan, truth, phase_tol=PHASE_STEP)
     assert scan.sidecar["SeriesNumber"] == 5 and scan.sidecar["PhaseSeriesNumber"] == 6
-
-
-@pytest.mark.parametrize("vendor", ["ge", "philips"])
-@pytest.mark.parametrize("shared_series", [False, True])
-def test_vendor_private_phase_markers(tmp_path, ingest, truth, vendor, shared_series):
-    files = write_dicom_series(tmp_path / "s", truth.magnitude, truth.phase, truth.echo_times_s, truth.affine,
-                               vendor=vendor, shared_series=shared_series)
-    assert_matches(ingest(files), truth, phase_tol=PHASE_STEP)
 
 
 @pytest.mark.parametrize("affine", [axial_affine(), oblique_affine()], ids=["axial", "oblique"])
