@@ -17,7 +17,7 @@ def test_a_coordinator_uploads_a_dicom_folder_without_typing_the_date(page, coor
     page.goto(patient.get_absolute_url())
     page.get_by_role("link", name="Upload scan").click()
     page.set_input_files("#id_folder", str(dicom_folder(tmp_path)))  # series-IM005/IM_0001, series-IM006/IM_0001, ...
-    assert "exam-0/series-IM005/IM_0001" in page.locator("#chosen").inner_text()
+    assert "exam-0/series-IM005/IM_00" in page.locator("#chosen").inner_text()  # paths inside the folder
     screenshot(page, "scan-upload-folder")
     page.get_by_role("button", name="Upload and check").click()
     page.wait_for_selector("#scan-facts")
