@@ -29,7 +29,7 @@ from .previews import write_magnitude_preview
 from .scanio import ScanData, UploadError, UploadLimits, read_upload, write_canonical
 
 #: hook(scan, reconstruction, user), called in the transaction that saves the scan.
-ScanStored = Callable[[ScanSession, "dict | None", object], None]
+ScanStored = Callable[[ScanSession, dict | None, object], None]
 _scan_stored: list[ScanStored] = []
 FIELD_STRENGTH_TOLERANCE_T = 0.05
 
