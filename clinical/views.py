@@ -167,11 +167,13 @@ def scan_upload(request: HttpRequest, study_id: int, patient_id: int) -> HttpRes
         return render(request, "clinical/scan_upload.html", {**context, "form": ScanUploadForm(patient=patient)},
                       status=413)
     data = request.POST.copy()
-    held, gone = _submitted_files(request, patient)
-    data["held"] = ""
+    data["held"] = ""  # set again only when the files are kept
     form = ScanUploadForm(data, patient=patient)
-    if gone:
-        form.add_error("files", gone)
+    token = request.POST.get("held", "")
+    held = _received_files(request, patient) or (HeldUpload.find(token, request.user, patient) if token else None)
+    if token and held is None:
+        form.add_error("files", "The files kept from your last submit are gone (they are kept for a day); "
+                                "choose them again.")
         return render(request, "clinical/scan_upload.html", {**context, "form": form})
     try:
         scan = ingest(patient, data, held.paths if held else [], request.user)
@@ -190,21 +192,15 @@ def scan_upload(request: HttpRequest, study_id: int, patient_id: int) -> HttpRes
     return redirect(scan)
 
 
-def _submitted_files(request: HttpRequest, patient: Patient) -> tuple[HeldUpload | None, str]:
-    """The submit's files, written to the held area, or the ones kept from the previous submit.
-
-    Returns the held upload (None when nothing was sent) and, when a kept token no longer
-    finds its files, what to tell the user.
-    """
+def _received_files(request: HttpRequest, patient: Patient) -> HeldUpload | None:
+    """The submit's files (picked, or under a chosen folder) written to disk, or None if none came."""
     files, folder = request.FILES.getlist("files"), request.FILES.getlist("folder")
-    if files or folder:
-        names = [upload.name for upload in files] + _folder_names(folder, request.POST.get("folder_paths", ""))
-        return HeldUpload.receive(files + folder, names, request.user, patient), ""
-    token = request.POST.get("held", "")
-    if not token:
-        return None, ""
-    held = HeldUpload.find(token, request.user, patient)
-    return held, "" if held else "The files kept from your last submit are gone (they are kept for a day); choose them again."
+    if not files and not folder:
+        return None
+    if replaced := HeldUpload.find(request.POST.get("held", ""), request.user, patient):
+        replaced.discard()  # new files chosen: the kept ones are not needed any more
+    names = [upload.name for upload in files] + _folder_names(folder, request.POST.get("folder_paths", ""))
+    return HeldUpload.receive(files + folder, names, request.user, patient)
 
 
 def _folder_names(uploads: list, paths_json: str) -> list[str]:

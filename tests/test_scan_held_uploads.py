@@ -99,3 +99,11 @@ def test_the_page_counts_the_kept_files(as_coordinator, study, patient, tmp_path
     files = [SimpleUploadedFile(p.name, p.read_bytes()) for p in nifti_files(tmp_path)]
     body = as_coordinator.post(url(study, patient), {"scan_date": "2024-03-16", "files": files}).content.decode()
     assert f"Your {len(files)} files (" in body and "are kept for a day; submit again without choosing them." in body
+
+
+def test_new_files_replace_the_kept_ones(as_coordinator, study, patient, tmp_path):
+    token = refused_with_files_kept(as_coordinator, study, patient, tmp_path)
+    archive = dicom_zip(tmp_path / "new")
+    response = as_coordinator.post(url(study, patient), {"scan_date": "", "held": token, "files": [
+        SimpleUploadedFile(archive.name, archive.read_bytes())]})
+    assert response.status_code == 302 and not any(held_root().iterdir())
