@@ -91,9 +91,12 @@ def remove_expired() -> int:
     """Delete held uploads older than a day (and leftovers without an owner); return how many."""
     removed = 0
     for folder in held_root().glob("*") if held_root().is_dir() else []:
-        held = HeldUpload(folder.name)
-        owner = held.owner()
-        if owner is None and timezone.now().timestamp() - folder.stat().st_mtime < 3600:
+        owner = HeldUpload(folder.name).owner()
+        try:
+            age_s = timezone.now().timestamp() - folder.stat().st_mtime
+        except OSError:  # removed meanwhile by another request
+            continue
+        if owner is None and age_s < 3600:
             continue  # being written right now
         if owner is None or _expired(owner):
             shutil.rmtree(folder, ignore_errors=True)
