@@ -6,8 +6,6 @@ a reason for every change of saved data) and saves the same audit record.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.forms.models import model_to_dict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -139,35 +137,12 @@ class ScanSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ScanSession
-        fields = ["id", "uid", "patient", "scan_date", "scanner", "site", "field_strength_t", "protocol_name",
-                  "source_format", "echo_times_ms", "matrix", "voxel_size_mm", "orientation", "b0_direction",
-                  "warnings", "pixel_sha256", "file_sha256", "files", "uploaded_by", "created_at"]
+        fields = ["id", "uid", "patient", "scan_date", "acquired_at", "scanner", "manufacturer", "model_name",
+                  "software_version", "site", "field_strength_t", "protocol_name", "sequence_name", "source_format",
+                  "echo_times_ms", "matrix", "voxel_size_mm", "orientation", "b0_direction", "warnings", "pixel_sha256", "file_sha256", "files", "uploaded_by", "created_at"]
 
     def get_files(self, scan: ScanSession) -> list[str]:
         return list(ScanSession.FILES)
-
-
-class ScanUploadSerializer(serializers.ModelSerializer):
-    """The web form's inputs: the scan's files (all echoes, magnitude and phase) and what headers may lack."""
-
-    patient = StudyPatientField()
-    files = serializers.ListField(
-        child=serializers.FileField(allow_empty_file=False), min_length=1,
-        help_text="A DICOM zip (series or whole exam), the DICOM files themselves, NIfTI files with their JSON "
-        "sidecars, or a zipped BIDS anat/ folder; repeat the field for several files.")
-
-    class Meta:
-        model = ScanSession
-        fields = ["patient", "scan_date", "scanner", "site", "field_strength_t", "protocol_name", "files"]
-
-    def validate_files(self, files: list) -> list:
-        """Files are stored under their base names, so two with the same name cannot both be kept."""
-        names = [Path(upload.name).name for upload in files]
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        if repeated:
-            raise serializers.ValidationError(
-                f"{', '.join(repeated)}: two files with the same name were uploaded; rename one of them.")
-        return files
 
 
 class RunParamsSerializer(serializers.Serializer):
@@ -175,6 +150,31 @@ class RunParamsSerializer(serializers.Serializer):
     background = serializers.ChoiceField(choices=list(BACKGROUNDS.items()), default=DEFAULT_PARAMS["background"],
                                          help_text="Background field removal.")
     reference = serializers.ChoiceField(choices=list(REFERENCES.items()), default=DEFAULT_PARAMS["reference"])
+
+
+class ScanUploadSerializer(serializers.ModelSerializer):
+    """The web form's inputs: the scan's files (all echoes, magnitude and phase) and what headers may lack.
+
+    Scanner facts and the acquisition date come from the headers; a typed date or field strength
+    that disagrees with them is refused. The first reconstruction's parameters may be given.
+    """
+
+    patient = StudyPatientField()
+    scan_date = serializers.DateField(required=False, allow_null=True,
+                                      help_text="Only when the headers do not record the acquisition date.")
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=False), min_length=1,
+        help_text="A DICOM zip (series or whole exam), the DICOM files themselves, NIfTI files with their JSON "
+        "sidecars, or a zipped BIDS anat/ folder; repeat the field for several files.")
+    inversion = serializers.ChoiceField(choices=list(INVERSIONS.items()), required=False,
+                                        help_text="First reconstruction's inversion (default: the recommended one).")
+    background = serializers.ChoiceField(choices=list(BACKGROUNDS.items()), required=False)
+    reference = serializers.ChoiceField(choices=list(REFERENCES.items()), required=False)
+
+    class Meta:
+        model = ScanSession
+        fields = ["patient", "scan_date", "site", "field_strength_t", "files", "inversion", "background", "reference"]
+        extra_kwargs = {"field_strength_t": {"help_text": "Only when the headers do not record it."}}
 
 
 class RunSerializer(serializers.ModelSerializer):

@@ -6,9 +6,7 @@ start, cancel and retry reconstructions, viewers read.
 """
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import FileResponse
-from django.utils.datastructures import MultiValueDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.views import SpectacularAPIView
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -19,10 +17,8 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from clinical.access import membership_or_404
-from clinical.forms import ScanUploadForm
 from clinical.models import Exam, Membership, Patient, ScanSession, Study, audit_trail
-from clinical.scanio import UploadError
-from clinical.scans import DuplicateScan, declared_too_large, store_upload
+from clinical.scans import IngestRefused, declared_too_large, ingest, too_large_message
 from dashboard.analysis import analyse
 from dashboard.dataset import build_dataset
 from recon import jobs, rois
@@ -184,9 +180,7 @@ class ScanViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def create(self, request, study_id: int) -> Response:
         """Upload a scan, as on the patient's page: checked whole, nothing is saved when anything is wrong."""
         if declared_too_large(request):
-            return Response({"detail": f"The upload is larger than the {settings.SCAN_UPLOAD_MAX_BYTES} byte limit; "
-                             "upload magnitude and phase of one series only, or ask an administrator to raise "
-                             "SCAN_UPLOAD_MAX_BYTES."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+            return Response({"detail": too_large_message()}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         # Refusals are answered, not raised: this view runs outside the request transaction, so there is
         # nothing for DRF's exception handling to roll back (and an enclosing transaction must not be).
         upload = s.ScanUploadSerializer(data=request.data, context=self.get_serializer_context())
@@ -194,16 +188,13 @@ class ScanViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
             return refused(upload.errors)
         data = dict(upload.validated_data)
         patient, files = data.pop("patient"), data.pop("files")
-        form = ScanUploadForm(data, MultiValueDict({"files": files}), patient=patient)
-        if not form.is_valid():
-            return refused(form.errors)
-        fields = {k: v for k, v in form.cleaned_data.items() if k != "files"}
+        reconstruction = {name: data.pop(name) for name in s.RunParamsSerializer().fields if name in data}
         try:
-            scan = store_upload(patient, fields, form.cleaned_data["files"], request.user)
-        except UploadError as exc:
-            return refused({"files": [f"{exc} Nothing was saved."]})
-        except DuplicateScan as exc:
-            return refused({"files": [f"{exc} It is scan {exc.existing.pk}. Nothing was saved."]})
+            scan = ingest(patient, data, files, request.user, reconstruction=reconstruction or None)
+        except IngestRefused as exc:
+            where = f" It is scan {exc.duplicate.pk}." if exc.duplicate else ""
+            return refused({field: [f"{m}{where if field == 'files' else ''} Nothing was saved." for m in messages]
+                            for field, messages in exc.errors.items()})
         return Response(self.get_serializer(scan).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=DOWNLOAD, filters=False, parameters=[kind_parameter(list(ScanSession.FILES))])

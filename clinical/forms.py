@@ -127,44 +127,59 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+class FolderInput(MultipleFileInput):
+    """A folder picker: the browser sends every file under the chosen folder."""
+
+    def __init__(self) -> None:
+        super().__init__(attrs={"webkitdirectory": True, "multiple": True})
+
+
 class MultipleFileField(forms.FileField):
     """Several files in one field: a DICOM folder's files, or NIfTI files with their JSON sidecars."""
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)  # files kept from an earlier submit may stand in for them
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):
         files = data if isinstance(data, (list, tuple)) else [data]
-        cleaned = [super(MultipleFileField, self).clean(f, initial) for f in files if f]
-        if not cleaned:
-            raise forms.ValidationError("Choose the scan's files (or one zip).")
-        return cleaned
+        return [super(MultipleFileField, self).clean(f, initial) for f in files if f]
 
 
 class ScanUploadForm(forms.ModelForm):
+    """What the headers cannot say; the scanner facts and, usually, the date come from the headers."""
+
     files = MultipleFileField(
         label="Scan files",
         help_text="A DICOM zip (series or whole exam), the DICOM files themselves, NIfTI files with their "
         "JSON sidecars, or a zipped BIDS anat/ folder. Magnitude and phase, all echoes.",
     )
+    folder = MultipleFileField(label="or a whole folder", widget=FolderInput(),
+                               help_text="A DICOM folder as exported; its subfolders are read too.")
+    folder_paths = forms.CharField(required=False, widget=forms.HiddenInput)  # filled by upload.js
+    held = forms.CharField(required=False, widget=forms.HiddenInput)  # token of files kept from a refused submit
 
     class Meta:
         model = ScanSession
-        fields = ["scan_date", "scanner", "site", "field_strength_t", "protocol_name"]
+        fields = ["scan_date", "site", "field_strength_t"]
         widgets = {"scan_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
         help_texts = {
-            "scanner": "Leave blank to take it from the headers.",
-            "field_strength_t": "Leave blank to take it from the headers.",
-            "protocol_name": "Leave blank to take it from the headers.",
+            "scan_date": "Leave blank to take it from the headers; needed only when they do not record it.",
+            "field_strength_t": "Needed only when the headers do not record it.",
         }
 
     def __init__(self, *args, patient=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.patient = patient
+        self.fields["scan_date"].required = False
 
     def clean_scan_date(self):
         date = self.cleaned_data["scan_date"]
-        if date > timezone.localdate():
+        if date and date > timezone.localdate():
             raise forms.ValidationError("The scan date is in the future.")
         return date
+
+    def typed_fields(self) -> dict:
+        """The session's fields as typed (blanks included); the headers fill or check them."""
+        return {name: self.cleaned_data.get(name) for name in self._meta.fields}

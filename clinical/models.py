@@ -510,6 +510,14 @@ class ScanSession(models.Model):
     site = models.CharField(max_length=100, blank=True)
     field_strength_t = models.DecimalField("field strength (T)", max_digits=3, decimal_places=1, null=True, blank=True)
     protocol_name = models.CharField(max_length=100, blank=True)
+    # Scanner facts from the headers, shown for confirmation and never typed.
+    acquired_at = models.DateTimeField(
+        "acquired at", null=True, blank=True, editable=False,
+        help_text="Acquisition date and time from the headers (scanner clock, stored in the site's time zone).")
+    manufacturer = models.CharField(max_length=100, blank=True, editable=False)
+    model_name = models.CharField("model", max_length=100, blank=True, editable=False)
+    software_version = models.CharField(max_length=100, blank=True, editable=False)
+    sequence_name = models.CharField(max_length=100, blank=True, editable=False)
 
     source_format = models.CharField(max_length=10, editable=False)
     echo_times_ms = models.JSONField(editable=False)

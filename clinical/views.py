@@ -1,13 +1,14 @@
 """Clinical pages: studies, patients, exams, CSV import, REDCap export. Thin views over the models."""
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import OuterRef, Subquery
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_http_methods
 
 from . import redcap
@@ -16,8 +17,8 @@ from .forms import ExamForm, ImportForm, PatientForm, ScanUploadForm
 from .importer import import_clinical_csv, size_problem, template_csv
 from .models import Diagnosis, Exam, Membership, Patient, ScanSession, audit_trail
 from .panels import patient_panels, scan_panels, study_links
-from .scanio import UploadError
-from .scans import DuplicateScan, declared_too_large, store_upload
+from .held import HeldUpload
+from .scans import IngestRefused, declared_too_large, ingest, too_large_message
 
 
 
@@ -158,28 +159,68 @@ def scan_upload(request: HttpRequest, study_id: int, patient_id: int) -> HttpRes
     membership = membership_or_404(request, study_id, edit=True)
     patient = _patient(membership, patient_id)
     context = {"study": membership.study, "patient": patient, "limit_bytes": settings.SCAN_UPLOAD_MAX_BYTES}
-    if request.method == "POST" and declared_too_large(request):
+    if request.method == "GET":
+        return render(request, "clinical/scan_upload.html", {**context, "form": ScanUploadForm(patient=patient)})
+    if declared_too_large(request):
         # Refuse before reading the body: nothing reaches the disk.
-        context["refused"] = (
-            f"The upload is larger than the {filesizeformat(settings.SCAN_UPLOAD_MAX_BYTES)} limit; upload magnitude "
-            "and phase of one series only, or ask an administrator to raise SCAN_UPLOAD_MAX_BYTES."
-        )
+        context["refused"] = too_large_message()
         return render(request, "clinical/scan_upload.html", {**context, "form": ScanUploadForm(patient=patient)},
                       status=413)
-    form = ScanUploadForm(request.POST or None, request.FILES or None, patient=patient)
-    if request.method == "POST" and form.is_valid():
-        fields = {k: v for k, v in form.cleaned_data.items() if k != "files"}
-        try:
-            scan = store_upload(patient, fields, form.cleaned_data["files"], request.user)
-        except UploadError as exc:
-            form.add_error("files", f"{exc} Nothing was saved.")
-        except DuplicateScan as exc:
-            context["duplicate"] = exc.existing
-            form.add_error("files", f"{exc} Nothing was saved.")
-        else:
-            messages.success(request, f"Scan of {scan.scan_date:%Y-%m-%d} stored ({scan.n_echoes} echoes).")
-            return redirect(scan)
-    return render(request, "clinical/scan_upload.html", {**context, "form": form})
+    data = request.POST.copy()
+    data["held"] = ""  # set again only when the files are kept
+    form = ScanUploadForm(data, patient=patient)
+    token = request.POST.get("held", "")
+    held = _received_files(request, patient) or (HeldUpload.find(token, request.user, patient) if token else None)
+    if token and held is None:
+        form.add_error("files", "The files kept from your last submit are gone (they are kept for a day); "
+                                "choose them again.")
+        return render(request, "clinical/scan_upload.html", {**context, "form": form})
+    try:
+        scan = ingest(patient, data, held.paths if held else [], request.user)
+    except IngestRefused as exc:
+        if held and exc.files_were_fine:
+            data["held"] = held.token
+            form, context["held"] = ScanUploadForm(data, patient=patient), held
+        elif held:
+            held.discard()
+        _show_refusal(form, exc)
+        context["duplicate"] = exc.duplicate
+        return render(request, "clinical/scan_upload.html", {**context, "form": form})
+    if held:
+        held.discard()
+    messages.success(request, f"Scan of {scan.scan_date:%Y-%m-%d} stored ({scan.n_echoes} echoes).")
+    return redirect(scan)
+
+
+def _received_files(request: HttpRequest, patient: Patient) -> HeldUpload | None:
+    """The submit's files (picked, or under a chosen folder) written to disk, or None if none came."""
+    files, folder = request.FILES.getlist("files"), request.FILES.getlist("folder")
+    if not files and not folder:
+        return None
+    if replaced := HeldUpload.find(request.POST.get("held", ""), request.user, patient):
+        replaced.discard()  # new files chosen: the kept ones are not needed any more
+    names = [upload.name for upload in files] + _folder_names(folder, request.POST.get("folder_paths", ""))
+    return HeldUpload.receive(files + folder, names, request.user, patient)
+
+
+def _folder_names(uploads: list, paths_json: str) -> list[str]:
+    """Relative paths inside a chosen folder, which upload.js records (Django keeps only base names)."""
+    try:
+        paths = json.loads(paths_json or "[]")
+    except ValueError:
+        paths = []
+    matches = (isinstance(paths, list) and len(paths) == len(uploads)
+               and all(isinstance(p, str) and p.replace("\\", "/").rsplit("/", 1)[-1] == u.name
+                       for p, u in zip(paths, uploads)))
+    return paths if matches else [upload.name for upload in uploads]
+
+
+def _show_refusal(form: ScanUploadForm, refusal: IngestRefused) -> None:
+    for field, problems in refusal.errors.items():
+        if field in form.errors:  # the form's own checks, already shown
+            continue
+        for problem in problems:
+            form.add_error(field if field in form.fields else None, f"{problem} Nothing was saved.")
 
 
 def scan(request: HttpRequest, study_id: int, scan_id: int) -> HttpResponse:

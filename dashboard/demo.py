@@ -44,7 +44,7 @@ def seed_demo(user, say: Callable[[str], None] = print) -> Study | None:
         extra = (0.06 + rng.normal(0, 0.01, 2)) if spastic else rng.normal(0, 0.005, 2)
         head = simulate_head(**PHANTOM, motor_extra_ppm=tuple(extra), seed=index)
         scan = upload_phantom(patient, head, dt.date(2024, 3, 4) + dt.timedelta(days=7 * index), user,
-                              site="Synthetic", protocol_name="demo phantom MEGRE")
+                              site="Synthetic")
         names = [name for name in study.roi_labels if name in head.rois]
         rois.save_rois(scan, {name: head.rois[name] for name in names}, RoiDefinition.Source.UPLOADED,
                        {name: {"file": "phantom ground-truth ROI"} for name in names}, user)

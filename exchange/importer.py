@@ -1,10 +1,10 @@
 """Import a BIDS dataset zip into a study: participants, exams, MEGRE sessions and ROI definitions.
 
 All or nothing: the tables are checked first (every problem is reported), then patients, exams and
-scans are saved in one transaction. Each session's MEGRE files go through clinical.scans.store_upload,
-the upload form's own path (checks, de-identification, duplicate refusal, conversion), and every new
-scan is queued for reconstruction as an upload is, with the parameters of the exported current run when
-the dataset has its Chimap sidecar. A failure rolls the database back and removes the
+scans are saved in one transaction. Each session's MEGRE files go through clinical.scans.ingest,
+the upload form's own path (checks, de-identification, duplicate refusal, conversion), which hands every
+new scan to reconstruction with the parameters of the exported current run when the dataset has its
+Chimap sidecar (the defaults otherwise). A failure rolls the database back and removes the
 files already stored, and the message names the dataset file and the problem.
 """
 from __future__ import annotations
@@ -15,25 +15,21 @@ import re
 import shutil
 import tempfile
 from collections import defaultdict
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nibabel as nib
-from django.core.files import File
 from django.db import transaction
-from django.utils.datastructures import MultiValueDict
 
 from clinical.forms import ExamForm, PatientForm, ScanUploadForm
 from clinical.models import Patient, ScanSession, Study
 from clinical.scanio import UploadError
 from clinical.scanio.safezip import expand_upload
-from clinical.scans import DuplicateScan, incoming_dir, store_upload, upload_limits
+from clinical.scans import IngestRefused, incoming_dir, ingest, upload_limits
 from dashboard.models import ExternalRoiValue
 from recon import rois
 from recon.forms import RunForm
-from recon.jobs import DEFAULT_PARAMS
-from recon.models import ReconRun, RoiDefinition
+from recon.models import RoiDefinition
 
 from . import bids
 
@@ -253,7 +249,8 @@ class _Dataset:
                 self.problem(f"{subject}/{s.session}", "has no scan date: give it in the scan_date column "
                                                        f"(YYYY-MM-DD) of {subject}_sessions.tsv.")
                 continue
-            s.fields |= {name: row.get(name, "") for name in ("scanner", "site", "field_strength_t", "protocol_name")}
+            # Scanner and protocol come from the headers, as on the upload page.
+            s.fields |= {name: row.get(name, "") for name in ("site", "field_strength_t")}
             form = ScanUploadForm(s.fields)
             for name, errors in form.errors.items():
                 if name != "files":
@@ -316,9 +313,6 @@ class _Dataset:
                 for series in self.series:
                     scan = self.store(series, patients[series.subject], user)
                     stored.append(scan)
-                    if series.params:  # the upload's queued run, not yet sent: give it the exported parameters
-                        scan.recon_runs.filter(status=ReconRun.Status.QUEUED).update(
-                            params={**DEFAULT_PARAMS, **series.params})
                     self.save_rois(series, scan, user)
         except BaseException:
             for scan in stored:
@@ -352,16 +346,11 @@ class _Dataset:
 
     def store(self, series: _Series, patient: Patient, user) -> ScanSession:
         where = f"{series.subject}/{series.session} ({series.key})"
-        with ExitStack() as stack:
-            uploads = [stack.enter_context(File(p.open("rb"), name=p.name)) for p in series.files]
-            form = ScanUploadForm(series.fields, MultiValueDict({"files": uploads}), patient=patient)
-            if not form.is_valid():
-                raise BidsImportError([f"{where}: {name}: {' '.join(errors)}" for name, errors in form.errors.items()])
-            fields = {k: v for k, v in form.cleaned_data.items() if k != "files"}
-            try:
-                scan = store_upload(patient, fields, form.cleaned_data["files"], user)
-            except (UploadError, DuplicateScan) as exc:
-                raise BidsImportError([f"{where}: {exc}"]) from exc
+        try:
+            scan = ingest(patient, series.fields, series.files, user, reconstruction=series.params or None)
+        except IngestRefused as exc:
+            raise BidsImportError([f"{where}: {'' if name == 'files' else name + ': '}{' '.join(errors)}"
+                                   for name, errors in exc.errors.items()]) from exc
         self.result.notes.extend(f"{where}: {warning}" for warning in scan.warnings)
         return scan
 

@@ -9,12 +9,11 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_http_methods
 
 from clinical.access import membership_or_404
 from clinical.models import Diagnosis
-from clinical.scans import declared_too_large
+from clinical.scans import declared_too_large, too_large_message
 
 from .export import Selection, export_to_temporary_file
 from .importer import BidsImportError, import_bids
@@ -51,8 +50,8 @@ def import_page(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = membership_or_404(request, study_id, edit=True)
     context = {"study": membership.study, "limit_bytes": settings.SCAN_UPLOAD_MAX_BYTES}
     if request.method == "POST" and declared_too_large(request):
-        context["problems"] = [f"The upload is larger than the {filesizeformat(settings.SCAN_UPLOAD_MAX_BYTES)} "
-                               "limit; export a smaller selection (by diagnosis or patients) and import it in parts."]
+        context["problems"] = [too_large_message("export a smaller selection (by diagnosis or patients) and import it "
+                                                 "in parts")]
         return render(request, "exchange/import.html", {**context, "form": ImportForm()}, status=413)
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():

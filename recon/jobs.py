@@ -190,6 +190,11 @@ def queue_run(scan, params: dict | None = None, user=None) -> ReconRun:
     return run
 
 
+def queue_first_run(scan, params: dict | None, user) -> ReconRun:
+    """Every newly stored scan is reconstructed: with the ingest's parameters, or the defaults."""
+    return queue_run(scan, params, user=user)
+
+
 def cancel(run: ReconRun) -> bool:
     """Cancel a queued or running run; the worker notices at its next progress report."""
     return bool(

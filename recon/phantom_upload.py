@@ -1,7 +1,7 @@
 """Upload a simulated head (qsm.phantom) through the real ingest path, as a coordinator would.
 
 Used by the benchmarks and the demo study: the phantom is written as dcm2niix-style NIfTI files
-with sidecars, then stored by clinical.scans.store_upload (checks, de-identification, conversion).
+with sidecars, then stored by clinical.scans.ingest (checks, de-identification, conversion, first reconstruction).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.core.files import File
 
 from clinical.models import Patient, ScanSession
 from clinical.scanio.synthetic import write_nifti_series
-from clinical.scans import store_upload
+from clinical.scans import ingest
 
 from qsm.phantom import HeadPhantom
 
@@ -24,4 +24,4 @@ def upload_phantom(patient: Patient, head: HeadPhantom, scan_date: dt.date, user
         paths = write_nifti_series(Path(folder), head.magnitude, head.phase, head.te_s, head.affine,
                                    field_strength_t=head.b0_tesla, identifying=False)
         uploads = [files.enter_context(File(path.open("rb"), name=path.name)) for path in paths]
-        return store_upload(patient, {"scan_date": scan_date, **fields}, uploads, user)
+        return ingest(patient, {"scan_date": scan_date, **fields}, uploads, user)

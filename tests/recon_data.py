@@ -10,6 +10,7 @@ import nibabel as nib
 import numpy as np
 
 from clinical.models import ScanSession
+from recon import jobs
 from qsm.phantom import HeadPhantom, simulate_head
 
 SMALL = {"voxel_size_mm": 3.0, "matrix": (48, 56, 52), "te_ms": (4.0, 10.0, 16.0, 22.0)}
@@ -37,13 +38,12 @@ def phantom_scan(patient, size: str = "small", *, seed: int = 0, field_strength_
     nib.save(nib.Nifti1Image(head.magnitude, head.affine), scan.path("magnitude"))
     nib.save(nib.Nifti1Image(phase.astype(np.float32), head.affine), scan.path("phase"))
     scan.save()
+    jobs.queue_first_run(scan, None, None)  # as clinical.scans.ingest hands every stored scan on
     return scan
 
 
 def reconstructed(scan: ScanSession):
     """Run the scan's queued reconstruction in this process (the worker's own code, no broker)."""
-    from recon import jobs
-
     run = scan.recon_runs.get()
     jobs.reconstruct_run(jobs.claim(run.pk))
     run.refresh_from_db()

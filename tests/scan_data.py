@@ -5,6 +5,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from clinical.scanio.synthetic import write_dicom_series, write_nifti_series
 
@@ -43,3 +44,24 @@ def nifti_files(folder: Path, seed: int = 0, degrees: bool = False) -> list[Path
     out = folder / f"nifti-{seed}"
     write_nifti_series(out, magnitude, phase, ECHO_TIMES_S, affine, layout="per-echo")
     return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+def dicom_folder(folder: Path, seed: int = 0, identifying: bool = True) -> Path:
+    """A DICOM export as scanners write it: one subfolder per series, the same file names in each."""
+    magnitude, phase, affine = gre_arrays(seed=seed)
+    flat = folder / f"flat-{seed}"
+    written = write_dicom_series(flat, magnitude, phase, ECHO_TIMES_S, affine, identifying=identifying)
+    exam = folder / f"exam-{seed}"
+    for series in sorted({path.name.split("_")[0] for path in written}):
+        target = exam / f"series-{series}"
+        target.mkdir(parents=True)
+        for index, path in enumerate(sorted(p for p in written if p.name.startswith(series)), start=1):
+            path.rename(target / f"IM_{index:04d}")
+    return exam
+
+
+def folder_upload(folder: Path) -> tuple[list, list[str]]:
+    """The folder's files as the browser sends them, and the relative paths upload.js records."""
+    paths = sorted(p for p in folder.rglob("*") if p.is_file())
+    relative = [f"{folder.name}/{p.relative_to(folder).as_posix()}" for p in paths]
+    return [SimpleUploadedFile(p.name, p.read_bytes()) for p in paths], relative

@@ -46,7 +46,7 @@ def build_study(study: Study, user=None, design=DESIGN, scans: bool = True) -> l
         extra = (0.08 + 0.01 * index, 0.07) if spastic else (0.0, 0.005 * index)
         head = simulate_head(**SMALL, motor_extra_ppm=extra, seed=index)
         scan = upload_phantom(patient, head, dt.date(2024, 3, 4) + dt.timedelta(days=index), user,
-                              site="Ottawa" if index % 2 else "Montreal", protocol_name="test MEGRE")
+                              site="Ottawa" if index % 2 else "Montreal")
         rois.save_rois(scan, {name: head.rois[name] for name in study.roi_labels}, RoiDefinition.Source.UPLOADED,
                        {}, user)
     ExternalRoiValue.objects.create(patient=patients[0], scan_date=dt.date(2023, 1, 5), roi_name="LMC",

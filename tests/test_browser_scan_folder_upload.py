@@ -1,0 +1,29 @@
+"""In headless Chromium: choose a whole DICOM folder, leave the date blank, and confirm the header facts."""
+import datetime as dt
+
+import pytest
+
+from clinical.models import Patient, ScanSession
+from tests.conftest import log_in, screenshot
+from tests.scan_data import dicom_folder
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_coordinator_uploads_a_dicom_folder_without_typing_the_date(page, coordinator, study, tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    patient = Patient.objects.create(study=study, code="ALS-004", diagnosis="ALS", onset_month=dt.date(2022, 5, 1))
+    log_in(page, coordinator.username)
+    page.goto(patient.get_absolute_url())
+    page.get_by_role("link", name="Upload scan").click()
+    page.set_input_files("#id_folder", str(dicom_folder(tmp_path)))  # series-IM005/IM_0001, series-IM006/IM_0001, ...
+    assert "exam-0/series-IM005/IM_00" in page.locator("#chosen").inner_text()  # paths inside the folder
+    screenshot(page, "scan-upload-folder")
+    page.get_by_role("button", name="Upload and check").click()
+    page.wait_for_selector("#scan-facts")
+    facts = page.locator("#scan-facts").inner_text()
+    assert "2024-03-15 10:15:30 (from the headers)" in facts
+    assert "SIEMENS Prisma, software syngo MR XA30" in facts and "qsm_megre" in facts and "3.0 T" in facts
+    assert page.locator("h1").inner_text().startswith("Scan of 2024-03-15")
+    screenshot(page, "scan-page-header-facts")
+    assert ScanSession.objects.get().patient == patient
