@@ -23,7 +23,7 @@ def test_a_coordinator_uploads_a_dicom_folder_without_typing_the_date(page, coor
     page.wait_for_selector("#scan-facts")
     facts = page.locator("#scan-facts").inner_text()
     assert "2024-03-15 10:15:30 (from the headers)" in facts
-    assert "SIEMENS Prisma, software syngo MR XA30" in facts and "qsm_megre" in facts and "3.0 T" in facts
+    assert "SIEMENS Prisma, software syngo MR E11" in facts and "qsm_megre" in facts and "3.0 T" in facts
     assert page.locator("h1").inner_text().startswith("Scan of 2024-03-15")
     screenshot(page, "scan-page-header-facts")
     assert ScanSession.objects.get().patient == patient

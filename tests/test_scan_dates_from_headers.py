@@ -73,11 +73,11 @@ def test_the_date_is_required_only_when_no_header_has_one(as_coordinator, study,
 def test_scanner_facts_come_from_the_headers_and_are_shown(as_coordinator, study, patient, tmp_path):
     upload(as_coordinator, study, patient, [dicom_zip(tmp_path)])
     scan = ScanSession.objects.get()
-    assert (scan.manufacturer, scan.model_name, scan.software_version) == ("SIEMENS", "Prisma", "syngo MR XA30")
+    assert (scan.manufacturer, scan.model_name, scan.software_version) == ("SIEMENS", "Prisma", "syngo MR E11")
     assert (scan.scanner, scan.protocol_name, float(scan.field_strength_t)) == ("SIEMENS Prisma", "qsm_megre", 3.0)
     page = as_coordinator.get(scan.get_absolute_url()).content.decode()
     assert "2024-03-15 10:15:30 (from the headers)" in page
-    assert "SIEMENS Prisma, software syngo MR XA30" in page and "qsm_megre" in page
+    assert "SIEMENS Prisma, software syngo MR E11" in page and "qsm_megre" in page
     assert scan.history.get().acquired_at == scan.acquired_at  # audited with the row
 
 

@@ -34,7 +34,7 @@ def test_the_api_takes_the_date_and_the_scanner_facts_from_the_headers(coordinat
     assert response.status_code == 201, response.json()
     scan = api.get(f"/api/v1/studies/{patient.study_id}/scans/{response.json()['id']}/").json()
     assert scan["scan_date"] == "2024-03-15" and scan["acquired_at"].startswith("2024-03-15T10:15:30.25")
-    assert (scan["manufacturer"], scan["model_name"], scan["software_version"]) == ("SIEMENS", "Prisma", "syngo MR XA30")
+    assert (scan["manufacturer"], scan["model_name"], scan["software_version"]) == ("SIEMENS", "Prisma", "syngo MR E11")
     assert (scan["protocol_name"], scan["field_strength_t"], scan["sequence_name"]) == ("qsm_megre", 3.0, "")
 
 
