@@ -74,6 +74,7 @@ class DicomHeader:
     series_number: int | None
     description: str
     image_type: tuple[str, ...]
+    image: bool
     parts: frozenset[str]
     echo_number: int | None
     echo_time_ms: float | None
@@ -181,6 +182,7 @@ def _header(ds, source: SourceFile, truncated: str | None) -> DicomHeader:
         series_number=_optional_int(ds.get("SeriesNumber")),
         description=description,
         image_type=image_type,
+        image=is_image,
         parts=_parts(ds, image_type) if is_image else frozenset(),
         echo_number=_optional_int(_first(ds.get("EchoNumbers"))),
         echo_time_ms=_optional_float(ds.get("EchoTime")),
@@ -310,8 +312,9 @@ def choose_files(headers: list[DicomHeader]) -> list[DicomHeader]:
         For a truncated file among them, or, when none is left, naming the
         largest series and why it is not a QSM acquisition.
     """
-    images = [h for h in headers if h.parts or h.truncated]
-    chosen = [h for h in images if h.gradient_echo is not False and not h.localizer and not h.derived]
+    images = [h for h in headers if h.image or h.truncated]
+    originals = [h for h in images if h.gradient_echo is not False and not h.localizer and not h.derived]
+    chosen = [h for h in originals if h.parts or h.truncated]
     truncated = next((h for h in chosen if h.truncated), None)
     if truncated is not None:
         raise UploadError(truncated.source.name, f"is a truncated DICOM file: it {truncated.truncated}", _REMEDY_COPY)
@@ -323,6 +326,12 @@ def choose_files(headers: list[DicomHeader]) -> list[DicomHeader]:
     if not images:
         name = headers[0].source.name if headers else "upload"
         raise UploadError(name, "no MR images (only DICOMDIR or non-image objects) among the DICOM files", _REMEDY_SERIES)
+    if originals:
+        unknown = _largest_series(originals)
+        image_type = "\\".join(unknown.image_type) or "missing"
+        raise UploadError(unknown.source.name, f"{unknown.series} holds images whose part (magnitude, phase, real or "
+                          f"imaginary) cannot be told: ImageType {image_type}, no ComplexImageComponent and no "
+                          "vendor tag", _REMEDY_SERIES)
     raise UploadError(*_why_not_qsm(_largest_series(images)), _REMEDY_SERIES)
 
 

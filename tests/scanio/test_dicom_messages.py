@@ -100,3 +100,11 @@ def test_it_names_the_file_when_dcm2niix_cannot_convert(tmp_path, ingest):
     error = refusal(ingest, files)
     assert error.name in {f.name for f in files}
     assert "dcm2niix could not convert" in error.problem and "Instance Number" not in error.problem
+
+
+def test_it_says_when_magnitude_and_phase_cannot_be_told_apart(tmp_path, ingest):
+    files = series(tmp_path / "dcm")
+    edit_all(files, ImageType=["ORIGINAL", "PRIMARY", "OTHER"])
+    error = refusal(ingest, files)
+    assert error.name in {f.name for f in files}
+    assert "cannot be told: ImageType ORIGINAL\\PRIMARY\\OTHER" in error.problem and "series 5" in error.problem
