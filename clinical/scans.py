@@ -166,17 +166,17 @@ def _header_fields(data: ScanData, typed: dict, names: Sequence[str]) -> dict:
         "acquired_at": timezone.make_aware(acquired, timezone.get_default_timezone()) if acquired else None,
         "site": typed.get("site") or "",
         "field_strength_t": header_tesla or typed_tesla,
-        "manufacturer": sidecar.get("Manufacturer", ""),
-        "model_name": sidecar.get("ManufacturersModelName", ""),
+        "manufacturer": _text(sidecar.get("Manufacturer")),
+        "model_name": _text(sidecar.get("ManufacturersModelName")),
         "software_version": _text(sidecar.get("SoftwareVersions")),
-        "sequence_name": sidecar.get("SequenceName", ""),
+        "sequence_name": _text(sidecar.get("SequenceName")),
         "scanner": " ".join(filter(None, [sidecar.get("Manufacturer"), sidecar.get("ManufacturersModelName")])),
-        "protocol_name": sidecar.get("ProtocolName", "") or sidecar.get("SeriesDescription", ""),
+        "protocol_name": _text(sidecar.get("ProtocolName")) or _text(sidecar.get("SeriesDescription")),
     }
 
 
 def _text(value) -> str:
-    """Header values may be lists (DICOM multi-valued SoftwareVersions)."""
+    """Header values may be missing (None) or lists (DICOM multi-valued SoftwareVersions)."""
     return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value or "")
 
 

@@ -1,6 +1,7 @@
 """Shared fixtures: people with roles in studies, a real Celery worker, headless Chromium."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from clinical.models import Role, Study
+from clinical.models import Patient, Role, Study
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls
 # made by fixtures in that thread are still synchronous and safe.
@@ -63,6 +64,19 @@ def viewer(django_user_model, study):
 @pytest.fixture
 def outsider(django_user_model, other_study):
     return _member(django_user_model, other_study, "oscar", Role.COORDINATOR)
+
+
+@pytest.fixture
+def patient(study):
+    """A patient of the study with onset in January 2022."""
+    return Patient.objects.create(study=study, code="ALS-001", diagnosis="ALS", onset_month=dt.date(2022, 1, 1))
+
+
+@pytest.fixture
+def media(settings, tmp_path) -> Path:
+    """MEDIA_ROOT inside the test's own folder, so stored scans can be counted and are removed."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
 
 
 @pytest.fixture

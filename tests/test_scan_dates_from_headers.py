@@ -7,22 +7,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from clinical.models import Patient, ScanSession
+from clinical.models import ScanSession
 from tests.scan_data import dicom_folder, dicom_zip, folder_upload, nifti_files
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 HEADER_DATE = "2024-03-15"  # what clinical.scanio.synthetic writes with identifying=True
-
-
-@pytest.fixture
-def patient(study):
-    return Patient.objects.create(study=study, code="ALS-001", diagnosis="ALS", onset_month=dt.date(2022, 1, 1))
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 def upload(client, study, patient, files: list[Path], **fields):

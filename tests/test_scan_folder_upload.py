@@ -7,22 +7,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from clinical.models import Patient, ScanSession
+from clinical.models import ScanSession
 from clinical.scans import safe_relative_path, save_uploads
 from tests.scan_data import dicom_folder, folder_upload
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def patient(study):
-    return Patient.objects.create(study=study, code="ALS-001", diagnosis="ALS", onset_month=dt.date(2022, 1, 1))
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 def test_a_folder_whose_series_repeat_file_names_is_stored(as_coordinator, study, patient, tmp_path):

@@ -13,18 +13,7 @@ from clinical.held import HeldUpload, held_root
 from clinical.models import Patient, ScanSession
 from tests.scan_data import dicom_zip, nifti_files
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def patient(study):
-    return Patient.objects.create(study=study, code="ALS-001", diagnosis="ALS", onset_month=dt.date(2022, 1, 1))
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 def url(study, patient) -> str:

@@ -1,5 +1,4 @@
 """One way in: ingest() checks, stores and hands every scan to reconstruction with the caller's parameters."""
-import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -7,23 +6,12 @@ from django.db.models.signals import post_save
 from django.urls import reverse
 
 from clinical import scans
-from clinical.models import Patient, ScanSession
+from clinical.models import ScanSession
 from clinical.scans import IngestRefused, ingest
 from recon.models import ReconRun
 from tests.scan_data import dicom_zip, nifti_files
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def patient(study):
-    return Patient.objects.create(study=study, code="ALS-001", diagnosis="ALS", onset_month=dt.date(2022, 1, 1))
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 def test_the_stored_scan_is_reconstructed_with_the_given_parameters(patient, coordinator, tmp_path):

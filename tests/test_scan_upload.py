@@ -7,22 +7,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from clinical.models import Patient, ScanSession
+from clinical.models import ScanSession
 from tests.scan_data import ECHO_TIMES_S, dicom_zip, nifti_files
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 IDENTIFYING = [b"Doe^Jane", b"MRN12345"]
-
-
-@pytest.fixture
-def patient(study):
-    return Patient.objects.create(study=study, code="ALS-001", diagnosis="ALS", onset_month=dt.date(2022, 1, 1))
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 def as_upload(path: Path) -> SimpleUploadedFile:

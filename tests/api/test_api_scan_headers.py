@@ -8,24 +8,14 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from clinical.models import Patient, ScanSession
+from clinical.models import ScanSession
 from tests.api.conftest import token_client
 from clinical.scanio.synthetic import zip_dir
 from clinical.scanio.synthetic_vendors import write_vendor_series
 from tests.scan_data import dicom_zip
 from tests.scanio.conftest import assert_matches, axial_affine, make_truth
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def patient(study):
-    return Patient.objects.create(study=study, code="ALS-001", diagnosis="ALS", onset_month=dt.date(2022, 1, 1))
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 def upload(client, patient, files, **fields):
