@@ -14,7 +14,8 @@ from django.db.models import Max
 from clinical.models import ScanSession
 
 from .models import ReconRun, RoiDefinition, RoiValue
-from qsm.inputs import check_same_grid
+from qsm.inputs import InputError, check_same_grid
+from qsm.io import reading_voxels
 from qsm.roi import roi_statistics, sphere_mask
 
 MAX_LABEL_BYTES = 512 * 1024 * 1024
@@ -44,7 +45,17 @@ def read_label_image(data: bytes, filename: str) -> nib.Nifti1Image:
         raise RoiError(f"{filename}: not a NIfTI image; save the labels as .nii or .nii.gz.") from exc
     if image.ndim not in (3, 4) or (image.ndim == 4 and image.shape[3] != 1):
         raise RoiError(f"{filename}: a label image must be 3D; got shape {image.shape}.")
+    _check_voxels(image, filename)
     return image
+
+
+def _check_voxels(image: nib.Nifti1Image, filename: str) -> None:
+    """Read the voxels once here: nibabel reads them only when used, so a truncated file would fail later."""
+    try:
+        with reading_voxels(filename, "save the label image again"):
+            np.asanyarray(image.dataobj)
+    except InputError as exc:
+        raise RoiError(str(exc)) from exc
 
 
 def parse_mapping(text: str, allowed: list[str]) -> dict[int, str]:

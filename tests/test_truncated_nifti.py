@@ -1,4 +1,4 @@
-"""A truncated or damaged NIfTI is refused by name on the page, the API and the command line: never a 500."""
+"""A truncated or damaged NIfTI (scan or label image) is refused by name on the page, the API and the command line."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,13 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
 from clinical.models import Patient, ScanSession
+from recon.models import RoiDefinition
 from tests.api.conftest import token_client
+from tests.recon_data import phantom, phantom_scan
 from tests.scan_data import nifti_files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,3 +122,22 @@ def test_the_command_line_exits_2_with_one_line(tmp_path, damage):
     assert done.stderr.strip() == (f"qsm: error: {tmp_path / ('nifti-0/' + name)}: {problem}; "
                                    "copy or convert the file again.")
     assert not any(out.parent.iterdir())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("compress", [False, True], ids=["nii", "nii.gz"])
+def test_a_truncated_label_image_is_refused_by_name(coordinator, patient, compress):
+    head = phantom()
+    scan = phantom_scan(patient)
+    data = nib.Nifti1Image(np.zeros(head.chi.shape, np.uint8), head.affine).to_bytes()
+    data = data[: len(data) // 2]  # a whole gzip stream of a cut file: decompressing it works, reading does not
+    name = "rois.nii.gz" if compress else "rois.nii"
+    upload = SimpleUploadedFile(name, gzip.compress(data) if compress else data)
+    client = Client(raise_request_exception=False)
+    client.force_login(coordinator)
+    response = client.post(reverse("roi_upload", args=[scan.study_id, scan.pk]),
+                           {"file": upload, "mapping": "1=LMC"}, follow=True)
+    assert response.status_code == 200
+    assert (f"{name}: is truncated or damaged (voxel data end early); save the label image again. "
+            "Nothing was saved.") in response.content.decode()
+    assert not RoiDefinition.objects.exists()
