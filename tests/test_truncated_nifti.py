@@ -10,6 +10,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -141,3 +142,20 @@ def test_a_truncated_label_image_is_refused_by_name(coordinator, patient, compre
     assert (f"{name}: is truncated or damaged (voxel data end early); save the label image again. "
             "Nothing was saved.") in response.content.decode()
     assert not RoiDefinition.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_nifti_cut_inside_its_header_is_refused_without_server_paths(coordinator, study, patient, tmp_path):
+    files = nifti_files(tmp_path)
+    [target] = [path for path in files if path.name == DAMAGED + ".nii.gz"]
+    target.write_bytes(target.read_bytes()[:100])
+    client = Client(raise_request_exception=False)
+    client.force_login(coordinator)
+    response = client.post(reverse("scan_upload", args=[study.pk, patient.pk]),
+                           {"scan_date": "2024-03-05", "files": [SimpleUploadedFile(p.name, p.read_bytes())
+                                                                 for p in files]})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert f"{DAMAGED}.nii.gz: is not a readable NIfTI file (" in body and "upload the file dcm2niix wrote" in body
+    assert "/tmp" not in body and str(settings.MEDIA_ROOT) not in body
+    assert not ScanSession.objects.exists()

@@ -348,7 +348,8 @@ def _load_image(source: SourceFile) -> nib.Nifti1Image:
     try:
         image = nib.load(source.path)
     except Exception as exc:  # nibabel raises several types for damaged files
-        raise UploadError(source.name, f"is not a readable NIfTI file ({exc})", "upload the file dcm2niix wrote") from exc
+        why = str(exc).replace(str(source.path), source.name)  # nibabel names the server's copy
+        raise UploadError(source.name, f"is not a readable NIfTI file ({why})", "upload the file dcm2niix wrote") from exc
     if not isinstance(image, (nib.Nifti1Image, nib.Nifti2Image)):
         raise UploadError(source.name, "is not NIfTI-1 or NIfTI-2", "convert with dcm2niix")
     if image.ndim < 3 or image.shape[2] < 2:
