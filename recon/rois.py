@@ -45,15 +45,21 @@ def read_label_image(data: bytes, filename: str) -> nib.Nifti1Image:
         raise RoiError(f"{filename}: not a NIfTI image; save the labels as .nii or .nii.gz.") from exc
     if image.ndim not in (3, 4) or (image.ndim == 4 and image.shape[3] != 1):
         raise RoiError(f"{filename}: a label image must be 3D; got shape {image.shape}.")
-    _check_voxels(image, filename)
+    _label_voxels(image, filename)  # refuse a truncated file here, before its mapping is checked
     return image
 
 
-def _check_voxels(image: nib.Nifti1Image, filename: str) -> None:
-    """Read the voxels once here: nibabel reads them only when used, so a truncated file would fail later."""
+def _label_voxels(image: nib.Nifti1Image, filename: str) -> np.ndarray:
+    """A label image's voxels, read now (nibabel reads them only when first used).
+
+    Raises
+    ------
+    RoiError
+        When the file is truncated or damaged, naming it.
+    """
     try:
         with reading_voxels(filename, "save the label image again"):
-            np.asanyarray(image.dataobj)
+            return np.asarray(image.dataobj)
     except InputError as exc:
         raise RoiError(str(exc)) from exc
 
@@ -85,7 +91,7 @@ def masks_from_labels(image: nib.Nifti1Image, mapping: dict[int, str], scan: Sca
         check_same_grid(image.shape, image.affine, shape, affine, filename, "the scan")
     except ValueError as exc:
         raise RoiError(str(exc)) from exc
-    labels = np.rint(np.asarray(image.dataobj).reshape(shape)).astype(np.int32)
+    labels = np.rint(_label_voxels(image, filename).reshape(shape)).astype(np.int32)
     masks = {}
     for value, name in mapping.items():
         masks[name] = labels == value
