@@ -3,17 +3,25 @@
 Nested serializer and list errors are flattened to dotted names (`files.0`), and Django
 ValidationErrors raised by the models' own checks become 400s naming their fields, so a
 client always gets one shape: field name to a list of messages.
+
+An unexpected failure under /api/ answers JSON too: :func:`server_error` is the project's
+``handler500``.  Such exceptions are left to Django (DRF's handler does not catch them),
+so the request transaction is rolled back and the traceback logged as for every page.
 """
 from __future__ import annotations
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
+#: The whole answer to an unexpected failure: what went wrong stays in the server's log.
+SERVER_ERROR = "Server error: the request could not be completed. Try again later, or tell the administrator " \
+               "if it keeps happening."
 
 
 def field_messages(error: DjangoValidationError) -> dict[str, list[str]]:
@@ -51,3 +59,21 @@ def exception_handler(exc, context):
     if response is not None and isinstance(exc, exceptions.ValidationError):
         response.data = flatten(response.data)
     return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's handler500: ``{"detail": ...}`` under /api/, the site's HTML 500 page elsewhere.
+
+    Parameters
+    ----------
+    request : HttpRequest
+        The request whose view (or middleware) raised.
+
+    Returns
+    -------
+    HttpResponse
+        Status 500, without the exception's text.
+    """
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": SERVER_ERROR}, status=500)
+    return defaults.server_error(request)

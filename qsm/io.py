@@ -21,10 +21,13 @@ References
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -103,6 +106,46 @@ def read_sidecar(image_path: str | Path) -> dict:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise InputError(path, f"unreadable JSON sidecar ({error})", "fix or remove it") from error
+
+
+#: What to do about a damaged input file on the command line (the upload asks for the file again).
+REMEDY_DAMAGED = "copy or convert the file again"
+
+
+@contextmanager
+def reading_voxels(name: str | Path, remedy: str) -> Iterator[None]:
+    """Refuse a NIfTI file whose voxel data cannot be read, naming the file.
+
+    nibabel reads only the header when it opens a file; the voxels are read (and
+    a ``.nii.gz`` decompressed) when the data are first used, so a truncated or
+    damaged file fails there, with gzip, zlib or file errors.  Wrap every such
+    read in this context manager.
+
+    Parameters
+    ----------
+    name : str or Path
+        The file as the user knows it (its path, or the name it was uploaded as).
+    remedy : str
+        What the user should do.
+
+    Raises
+    ------
+    InputError
+        E.g. ``"x.nii.gz: is truncated or damaged (gzip stream ends early); ..."``.
+    """
+    try:
+        yield
+    except (EOFError, OSError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+        raise InputError(name, f"is truncated or damaged ({_damage(error)})", remedy) from error
+
+
+def _damage(error: Exception) -> str:
+    """The failure in the user's words; nibabel's own messages name the server's temporary path."""
+    if isinstance(error, EOFError):
+        return "gzip stream ends early"
+    if isinstance(error, (zlib.error, gzip.BadGzipFile)):
+        return "gzip data are corrupt"
+    return "voxel data end early"  # nibabel: "Expected N bytes, got M"
 
 
 def load_inputs(
@@ -186,7 +229,8 @@ def load_mask(path: str | Path, shape, affine: np.ndarray, reference: str | Path
     path = Path(path)
     image = _load_image(path)
     check_same_grid(image.shape, image.affine, shape, affine, str(path), str(reference))
-    data = np.asarray(image.dataobj).reshape(tuple(shape[:3]))
+    with reading_voxels(path, REMEDY_DAMAGED):
+        data = np.asarray(image.dataobj).reshape(tuple(shape[:3]))
     if not np.isfinite(data).all() or not (data > 0).any():
         raise InputError(path, "the mask is empty or not finite", "give a mask with non-zero voxels")
     return data > 0
@@ -306,7 +350,8 @@ def _stack(paths: list[Path], shape, affine, reference: Path) -> np.ndarray:
         if len(image.shape) > 4:
             raise InputError(path, f"{len(image.shape)}D image", "give echoes along the 4th dimension")
         check_same_grid(image.shape, image.affine, shape, affine, str(path), str(reference))
-        data = np.asarray(image.get_fdata(dtype=np.float32))
+        with reading_voxels(path, REMEDY_DAMAGED):
+            data = np.asarray(image.get_fdata(dtype=np.float32))
         if not np.isfinite(data).all():
             raise InputError(path, "contains NaN or infinite voxels", "replace them (e.g. with 0) and retry")
         volumes.append(data.reshape(shape + (-1,)))

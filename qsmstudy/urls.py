@@ -4,6 +4,9 @@ from django.urls import include, path
 
 from . import views
 
+# JSON under /api/, Django's HTML page elsewhere.
+handler500 = "api.errors.server_error"
+
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

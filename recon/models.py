@@ -96,7 +96,14 @@ class ReconRun(models.Model):
 
     @transaction.atomic
     def make_current(self) -> None:
-        ReconRun.objects.filter(scan=self.scan, is_current=True).exclude(pk=self.pk).update(is_current=False)
+        """Make this the run the scan's ROI values and the analysis use; the scan's other runs stop being current.
+
+        Calls for runs of one scan take turns on a lock of the scan's row: unserialised, two
+        could each clear the current run and then both set their own, and the second would
+        break the constraint ``one_current_run_per_scan`` (a 500).  The last call wins.
+        """
+        ScanSession.objects.select_for_update().only("pk").get(pk=self.scan_id)
+        ReconRun.objects.filter(scan=self.scan_id, is_current=True).exclude(pk=self.pk).update(is_current=False)
         ReconRun.objects.filter(pk=self.pk).update(is_current=True)
         self.is_current = True
 

@@ -14,7 +14,8 @@ from django.db.models import Max
 from clinical.models import ScanSession
 
 from .models import ReconRun, RoiDefinition, RoiValue
-from qsm.inputs import check_same_grid
+from qsm.inputs import InputError, check_same_grid
+from qsm.io import reading_voxels
 from qsm.roi import roi_statistics, sphere_mask
 
 MAX_LABEL_BYTES = 512 * 1024 * 1024
@@ -44,7 +45,23 @@ def read_label_image(data: bytes, filename: str) -> nib.Nifti1Image:
         raise RoiError(f"{filename}: not a NIfTI image; save the labels as .nii or .nii.gz.") from exc
     if image.ndim not in (3, 4) or (image.ndim == 4 and image.shape[3] != 1):
         raise RoiError(f"{filename}: a label image must be 3D; got shape {image.shape}.")
+    _label_voxels(image, filename)  # refuse a truncated file here, before its mapping is checked
     return image
+
+
+def _label_voxels(image: nib.Nifti1Image, filename: str) -> np.ndarray:
+    """A label image's voxels, read now (nibabel reads them only when first used).
+
+    Raises
+    ------
+    RoiError
+        When the file is truncated or damaged, naming it.
+    """
+    try:
+        with reading_voxels(filename, "save the label image again"):
+            return np.asarray(image.dataobj)
+    except InputError as exc:
+        raise RoiError(str(exc)) from exc
 
 
 def parse_mapping(text: str, allowed: list[str]) -> dict[int, str]:
@@ -74,7 +91,7 @@ def masks_from_labels(image: nib.Nifti1Image, mapping: dict[int, str], scan: Sca
         check_same_grid(image.shape, image.affine, shape, affine, filename, "the scan")
     except ValueError as exc:
         raise RoiError(str(exc)) from exc
-    labels = np.rint(np.asarray(image.dataobj).reshape(shape)).astype(np.int32)
+    labels = np.rint(_label_voxels(image, filename).reshape(shape)).astype(np.int32)
     masks = {}
     for value, name in mapping.items():
         masks[name] = labels == value

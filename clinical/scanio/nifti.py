@@ -21,6 +21,7 @@ import nibabel as nib
 import numpy as np
 
 from qsm.inputs import check_same_grid, echo_times_s, field_strength_t, phase_to_radians, same_grid
+from qsm.io import reading_voxels
 
 from . import dates
 from .deid import deidentify_sidecar
@@ -40,6 +41,7 @@ _IMAGE_TYPE_PARTS = {"P": PHASE, "PHASE": PHASE, "R": REAL, "REAL": REAL, "I": I
 _ECHO_TIME_TOL_S = 1e-6
 _REMEDY_SIDECAR = "upload each NIfTI with the JSON sidecar dcm2niix wrote for it"
 _REMEDY_SERIES = "upload magnitude and phase, all echoes, from the same scan"
+_REMEDY_DAMAGED = "upload the file again"
 _SIDECAR_KEYS = (
     "Manufacturer", "ManufacturersModelName", "SoftwareVersions", "MagneticFieldStrength",
     "ProtocolName", "SeriesDescription", "SeriesNumber", "ImageType", "RepetitionTime",
@@ -106,8 +108,10 @@ def read_nifti_scan(
     """
     volumes, notes = _classify(niftis, sidecars)
     first, second = choose_pair(volumes, niftis[0].name)
+    # Assembling reads every voxel of these volumes, so a damaged file is refused before anything is written.
+    scan = _assemble(first, second, notes, "bids" if all(v.bids for v in volumes) else "nifti")
     _write_deidentified(first + second, deid_dir, study_code)
-    return _assemble(first, second, notes, "bids" if all(v.bids for v in volumes) else "nifti")
+    return scan
 
 
 def read_converted_scan(
@@ -344,7 +348,8 @@ def _load_image(source: SourceFile) -> nib.Nifti1Image:
     try:
         image = nib.load(source.path)
     except Exception as exc:  # nibabel raises several types for damaged files
-        raise UploadError(source.name, f"is not a readable NIfTI file ({exc})", "upload the file dcm2niix wrote") from exc
+        why = str(exc).replace(str(source.path), source.name)  # nibabel names the server's copy
+        raise UploadError(source.name, f"is not a readable NIfTI file ({why})", "upload the file dcm2niix wrote") from exc
     if not isinstance(image, (nib.Nifti1Image, nib.Nifti2Image)):
         raise UploadError(source.name, "is not NIfTI-1 or NIfTI-2", "convert with dcm2niix")
     if image.ndim < 3 or image.shape[2] < 2:
@@ -407,10 +412,18 @@ def _check_same_echo_times(magnitude, phase) -> None:
 
 
 def _load_frames(frames, shape: tuple[int, int, int]) -> np.ndarray:
+    """The frames' voxels as float32 (X, Y, Z, E), read now: the first read of the uploaded voxel data.
+
+    Raises
+    ------
+    UploadError
+        When a file is truncated or damaged, or holds NaN or infinite values.
+    """
     out = np.empty((*shape, len(frames)), dtype=np.float32)
     for echo, (_, volume, frame) in enumerate(frames):
         proxy = volume.image.dataobj
-        out[..., echo] = proxy[..., frame] if frame is not None else proxy
+        with reading_voxels(volume.source.name, _REMEDY_DAMAGED):
+            out[..., echo] = proxy[..., frame] if frame is not None else proxy
         if not np.isfinite(out[..., echo]).all():
             raise UploadError(volume.source.name, "contains NaN or infinite values", "upload the unprocessed scanner data")
     return out

@@ -120,3 +120,13 @@ def test_unknown_reconstruction_parameters_are_refused(dataset, target):
     assert rejected(target, dataset) == [
         "derivatives/qsmstudy/sub-ALS01/ses-20240304/anat/sub-ALS01_ses-20240304_Chimap.json: Reconstruction "
         "inversion: Select a valid choice. magic is not one of the available choices."]
+
+
+@pytest.mark.parametrize("kind", ["dseg", "MEGRE"])
+def test_a_truncated_nifti_is_refused_by_name(dataset, target, kind):
+    folder = "derivatives/qsmstudy/sub-ALS01/ses-20240304/anat" if kind == "dseg" else "sub-ALS01/ses-20240304/anat"
+    [path] = [p for p in (dataset / folder).glob(f"*{kind}.nii.gz") if "echo-2_part-phase" in p.name or kind == "dseg"]
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # a .nii.gz cut short, its header whole
+    [problem] = rejected(target, dataset)
+    assert f"{path.name}: is truncated or damaged (gzip stream ends early); " in problem, problem
