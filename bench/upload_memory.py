@@ -62,7 +62,7 @@ def main() -> None:
             ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
              "-b", f"sessionid={session_key}; csrftoken={csrf}", "-H", f"X-CSRFToken: {csrf}",
              "-H", f"Referer: {server.url}/",
-             "-F", "scan_date=2024-01-01", "-F", f"files=@{archive}",
+             "-F", f"files=@{archive}",  # the date comes from the headers
              f"{server.url}/studies/{study.pk}/patients/{patient.pk}/scans/new/"],
             capture_output=True, text=True, check=True,
         )
@@ -72,6 +72,8 @@ def main() -> None:
         server.stop()
     stored = patient.scans.count()
     print(f"upload answered HTTP {result.stdout} in {seconds:.0f} s; scans stored: {stored}")
+    if stored != 1:
+        raise SystemExit("the upload was not stored, so the memory figures would not describe an ingest")
     print(f"web worker peak RSS: {before / 1024:.0f} MiB before, {peak / 1024:.0f} MiB after "
           f"(upload {size / 2**20:.0f} MiB; decoded arrays {2 * np.prod(SHAPE) * 4 / 2**20:.0f} MiB float32)")
     convert_alone(install.folder / "dicom", seconds)
