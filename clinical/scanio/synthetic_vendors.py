@@ -48,7 +48,6 @@ With ``identifying=True`` the files carry :data:`synthetic.IDENTIFYING_VALUES`.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +58,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     ExplicitVRLittleEndian,
     JPEG2000Lossless,
+    JPEGLosslessSV1,
     JPEGLSLossless,
     RLELossless,
     generate_uid,
@@ -70,15 +70,15 @@ from .synthetic import _common_dataset, _slice_dataset
 __all__ = ["FLAVOURS", "TRANSFER_SYNTAXES", "phase_truth_after_conversion", "write_vendor_series"]
 
 FLAVOURS = ("siemens-classic", "siemens-classic-unsigned", "siemens-xa-enhanced", "philips-enhanced", "ge-classic")
-#: "jpegls" only when an encoder (pyjpegls) is installed.
-TRANSFER_SYNTAXES = ("explicit", "rle", "jpeg2000") + (
-    ("jpegls",) if importlib.util.find_spec("jpeg_ls") else ()
-)
+#: Encoders: pydicom (RLE), pylibjpeg-openjpeg (JPEG 2000), pyjpegls (JPEG-LS), GDCM (JPEG lossless,
+#: process 14 SV1, which pydicom cannot encode); all in the project's test extra.
+TRANSFER_SYNTAXES = ("explicit", "rle", "jpeg2000", "jpegls", "jpeg-lossless")
 _SYNTAX_UIDS = {
     "explicit": ExplicitVRLittleEndian,
     "rle": RLELossless,
     "jpeg2000": JPEG2000Lossless,
     "jpegls": JPEGLSLossless,
+    "jpeg-lossless": JPEGLosslessSV1,
 }
 ENHANCED_MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4.1"
 #: Philips phase scaling of a real export (dcm2niix issue #463); SS makes FP radians.
@@ -545,7 +545,37 @@ def _save(ds: Dataset, path: Path, syntax: str) -> None:
     if syntax == JPEG2000Lossless and min(ds.Rows, ds.Columns) < 32:
         # openjpeg (via pylibjpeg) always uses 6 wavelet resolutions: 2**5 pixels minimum.
         raise ValueError("jpeg2000 needs images of at least 32 x 32 pixels")
-    if syntax != ExplicitVRLittleEndian:
+    if syntax not in (ExplicitVRLittleEndian, JPEGLosslessSV1):
         # Each frame becomes one fragment; pydicom encodes losslessly.
         ds.compress(syntax, generate_instance_uid=False)
     pydicom.dcmwrite(path, ds, enforce_file_format=True)
+    if syntax == JPEGLosslessSV1:
+        _gdcm_jpeg_lossless(path)
+
+
+def _gdcm_jpeg_lossless(path: Path) -> None:
+    """Re-encode a written file's pixel data as JPEG lossless (process 14, SV1) with GDCM, in place.
+
+    Only the pixel data element and the transfer syntax change: GDCM's ImageWriter would
+    rewrite an MR image as Enhanced MR, so the plain Writer stores the dataset as it was.
+    """
+    import gdcm  # test extra (python-gdcm); only this syntax needs it
+
+    syntax = gdcm.TransferSyntax(gdcm.TransferSyntax.JPEGLosslessProcess14_1)
+    reader = gdcm.ImageReader()
+    reader.SetFileName(str(path))
+    change = gdcm.ImageChangeTransferSyntax()
+    change.SetTransferSyntax(syntax)
+    if not reader.Read():
+        raise RuntimeError(f"GDCM could not read {path}")
+    change.SetInput(reader.GetImage())
+    if not change.Change():
+        raise RuntimeError(f"GDCM could not encode {path} as JPEG lossless")
+    file = reader.GetFile()
+    file.GetDataSet().Replace(change.GetOutput().GetDataElement())
+    file.GetHeader().SetDataSetTransferSyntax(syntax)
+    writer = gdcm.Writer()
+    writer.SetFileName(str(path))
+    writer.SetFile(file)
+    if not writer.Write():
+        raise RuntimeError(f"GDCM could not write {path}")

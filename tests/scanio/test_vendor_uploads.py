@@ -24,11 +24,13 @@ SHAPE = (36, 32, 8)
 ECHO_TIMES_S = (0.0041, 0.0093, 0.0145)
 ACQUIRED = datetime(2023, 11, 7, 8, 42, 5, 500000)
 CASES = [
-    ("siemens-classic", "explicit"), ("siemens-classic", "rle"),
+    ("siemens-classic", "explicit"), ("siemens-classic", "rle"), ("siemens-classic", "jpeg-lossless"),
+    ("siemens-classic", "jpegls"),
     ("siemens-classic-unsigned", "explicit"),
     ("siemens-xa-enhanced", "explicit"), ("siemens-xa-enhanced", "rle"), ("siemens-xa-enhanced", "jpeg2000"),
-    ("philips-enhanced", "explicit"), ("philips-enhanced", "jpeg2000"),
-    ("ge-classic", "explicit"), ("ge-classic", "rle"),
+    ("siemens-xa-enhanced", "jpeg-lossless"),
+    ("philips-enhanced", "explicit"), ("philips-enhanced", "jpeg2000"), ("philips-enhanced", "jpegls"),
+    ("ge-classic", "explicit"), ("ge-classic", "rle"), ("ge-classic", "jpeg-lossless"),
 ]
 
 
