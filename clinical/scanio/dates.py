@@ -1,30 +1,17 @@
-"""The acquisition date and time recorded by the scanner, from DICOM headers or BIDS sidecars.
+"""The acquisition date and time recorded by the scanner, from BIDS / dcm2niix sidecars.
 
 DICOM keeps it as AcquisitionDateTime (0008,002A, type DT, e.g. ``20240315101530.25``) or as
-AcquisitionDate (0008,0022, DA ``20240315``) with AcquisitionTime (0008,0032, TM ``101530.25``);
-exports that drop the acquisition pair still carry SeriesDate/SeriesTime or ContentDate/ContentTime.
-dcm2niix writes ``AcquisitionDateTime`` in ISO form (``2024-03-15T10:15:30.250000``) when run
-without BIDS anonymisation.  Times are on the scanner's clock, so they are kept naive.
+AcquisitionDate (0008,0022) with AcquisitionTime (0008,0032); dcm2niix reads either (for enhanced
+files from the frame content) and writes ``AcquisitionDateTime`` in ISO form
+(``2024-03-15T10:15:30.250000``) when run without BIDS anonymisation (``-ba n``), so DICOM uploads
+and NIfTI uploads are dated by the same function.  Sidecars written by hand may carry the DICOM
+form instead.  Times are on the scanner's clock, so they are kept naive.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-
-#: (date, time) keyword pairs, in order of preference, after AcquisitionDateTime.
-_DICOM_PAIRS = (("AcquisitionDate", "AcquisitionTime"), ("SeriesDate", "SeriesTime"),
-                ("ContentDate", "ContentTime"))
-
-
-def from_dicom(ds) -> datetime | None:
-    """Acquisition date and time of a pydicom dataset (or any mapping of keyword to value), or None."""
-    found = _dicom_datetime(str(ds.get("AcquisitionDateTime", "") or ""))
-    for date_key, time_key in _DICOM_PAIRS:
-        if found is not None:
-            break
-        found = _dicom_datetime(str(ds.get(date_key, "") or "") + str(ds.get(time_key, "") or ""))
-    return found
 
 
 def from_sidecar(sidecar: dict) -> datetime | None:
