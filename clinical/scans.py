@@ -11,6 +11,7 @@ import hashlib
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -94,6 +95,24 @@ def incoming_dir() -> Path:
     folder = Path(settings.MEDIA_ROOT) / ".incoming"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def remove_incoming_leftovers(older_than_s: float) -> int:
+    """Delete what killed uploads left under MEDIA_ROOT/.incoming (untouched for ``older_than_s``); return how many."""
+    folder = Path(settings.MEDIA_ROOT) / ".incoming"
+    removed = 0
+    for entry in folder.iterdir() if folder.is_dir() else []:
+        try:
+            if time.time() - entry.lstat().st_mtime < older_than_s:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except FileNotFoundError:  # finished (or removed) meanwhile
+            continue
+        removed += 1
+    return removed
 
 
 def safe_relative_path(name: str, index: int) -> Path:

@@ -142,7 +142,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=f"file://{BROKER_DIR / 'results'}")
 else:
     # Long reconstructions must not be redelivered while still running.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=4 * 3600)}
+    # An unreachable broker must not hold a request: give up connecting after a few seconds.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=4 * 3600),
+        "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=3),
+    }
     CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -151,6 +155,11 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Sending a task with the broker down fails fast (recon.dispatch logs it; the sweep sends it later).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": env.int("CELERY_PUBLISH_MAX_RETRIES", default=1),
+    "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2,
+}
 
 # Password guessing: lock a username+address pair after 5 failures for an hour.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
@@ -193,7 +202,14 @@ RECON_SOFT_TIME_LIMIT = env.int("RECON_SOFT_TIME_LIMIT", default=2 * 3600)
 RECON_HEARTBEAT_SECONDS = env.float("RECON_HEARTBEAT_SECONDS", default=10)
 RECON_STALE_AFTER_SECONDS = env.float("RECON_STALE_AFTER_SECONDS", default=60)
 RECON_MAX_RETRIES = env.int("RECON_MAX_RETRIES", default=5)
-CELERY_TASK_ROUTES = {"recon.*": {"queue": "recon"}}
+# The sweep is short: the default queue, not behind hours of reconstructions.
+CELERY_TASK_ROUTES = {"recon.sweep": {"queue": "celery"}, "recon.*": {"queue": "recon"}}
+# The sweep (recon.sweep): re-sends runs whose message was lost, removes leftovers of killed uploads and runs.
+SWEEP_RESEND_AFTER = env.int("SWEEP_RESEND_AFTER", default=600)
+SWEEP_LEFTOVERS_AFTER = env.int("SWEEP_LEFTOVERS_AFTER", default=86400)
+SWEEP_INTERVAL = env.int("SWEEP_INTERVAL", default=600)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {"recon-sweep": {"task": "recon.sweep", "schedule": float(SWEEP_INTERVAL)}}
 
 # REST API (api app, docs/api.md): a token per user or the browser session; members only, like the pages.
 REST_FRAMEWORK = {

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from .dispatch import send_now, send_on_commit
 from .models import ReconRun
 from .previews import symmetric_limit, write_chi_preview
 from qsm import InputError, __version__, load_inputs, reconstruct, save_outputs
@@ -150,7 +151,7 @@ def _measure_after_commit(run: ReconRun) -> None:
     """The task chain: a succeeded run's ROI values follow it (see recon.tasks.measure_rois_task)."""
     from .tasks import measure_rois_task
 
-    transaction.on_commit(lambda: measure_rois_task.delay(run.pk))
+    send_on_commit(measure_rois_task, run.pk)
 
 
 def make_current(run: ReconRun) -> None:
@@ -186,7 +187,7 @@ def queue_run(scan, params: dict | None = None, user=None) -> ReconRun:
     from .tasks import reconstruct_task
 
     run = ReconRun.objects.create(scan=scan, params={**DEFAULT_PARAMS, **(params or {})}, created_by=user)
-    transaction.on_commit(lambda: reconstruct_task.delay(run.pk))
+    send_on_commit(reconstruct_task, run.pk)
     return run
 
 
@@ -213,18 +214,28 @@ def retry(run: ReconRun) -> bool:
         started_at=None, finished_at=None,
     )
     if updated:
-        transaction.on_commit(lambda: reconstruct_task.delay(run.pk))
+        send_on_commit(reconstruct_task, run.pk)
     return bool(updated)
 
 
-def requeue_orphans() -> list[int]:
-    """Send again every run that is queued or whose worker stopped beating (called when a worker starts)."""
+def resend_candidates(queued_before=None, only_stale: bool = False) -> list[int]:
+    """Runs whose task may have been lost: queued (before ``queued_before``, if given) or running
+    (only those with a stale heartbeat if ``only_stale``). The task's claim is idempotent, so a
+    second message for a run is harmless: a live run answers "busy" and a finished one is left alone."""
+    from django.db.models import Q
+
+    queued = Q(status=ReconRun.Status.QUEUED)
+    if queued_before is not None:
+        queued &= Q(created_at__lt=queued_before)
+    running = Q(status=ReconRun.Status.RUNNING)
+    if only_stale:
+        running &= Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=timezone.now() - stale_after())
+    return list(ReconRun.objects.filter(queued | running).order_by("pk").values_list("pk", flat=True))
+
+
+def requeue_orphans(queued_before=None, only_stale: bool = False) -> list[int]:
+    """Send again every run that is queued or whose worker stopped beating (when a worker starts, and
+    from the sweep); return the ids sent. With the broker down nothing is sent: the next sweep tries."""
     from .tasks import reconstruct_task
 
-    ids = list(
-        ReconRun.objects.filter(status__in=[ReconRun.Status.QUEUED, ReconRun.Status.RUNNING]).values_list("pk", flat=True)
-    )
-    for run_id in ids:
-        reconstruct_task.delay(run_id)
-    return ids
-
+    return [run_id for run_id in resend_candidates(queued_before, only_stale) if send_now(reconstruct_task, run_id)]

@@ -13,6 +13,7 @@ from django.db.models import Max
 
 from clinical.models import ScanSession
 
+from .dispatch import send_on_commit
 from .models import ReconRun, RoiDefinition, RoiValue
 from qsm.inputs import InputError, check_same_grid
 from qsm.io import reading_voxels
@@ -155,7 +156,7 @@ def queue_measurement_of_current(scan: ScanSession) -> None:
 
     run = ReconRun.objects.filter(scan=scan, is_current=True, status=ReconRun.Status.SUCCEEDED).first()
     if run is not None:
-        transaction.on_commit(lambda: measure_rois_task.delay(run.pk))
+        send_on_commit(measure_rois_task, run.pk)
 
 
 def measure(run: ReconRun) -> list[RoiValue]:

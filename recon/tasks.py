@@ -57,13 +57,24 @@ def reconstruct_task(self, run_id: int) -> str:
 
 
 @worker_ready.connect
-def requeue_orphans_on_start(sender=None, **kwargs) -> None:
-    """A restarted worker picks up runs whose worker died (the embedded broker cannot redeliver)."""
+def sweep_on_start(sender=None, **kwargs) -> None:
+    """A restarted worker picks up runs whose worker died (the embedded broker cannot redeliver),
+    and removes what killed uploads and runs left behind (recon.sweep)."""
     if sender is None or "recon" not in (sender.app.amqp.queues.consume_from or {}):
         return
-    ids = jobs.requeue_orphans()
-    if ids:
-        log.info("requeued runs %s", ids)
+    from .sweep import sweep
+
+    swept = sweep(worker_start=True)
+    if swept.resent:
+        log.info("requeued runs %s", swept.resent)
+
+
+@shared_task(name="recon.sweep", ignore_result=True)
+def sweep_task() -> str:
+    """The periodic sweep (CELERY_BEAT_SCHEDULE): re-send lost runs, remove old leftovers."""
+    from .sweep import sweep
+
+    return str(sweep())
 
 
 @shared_task(name="recon.measure_rois", acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)

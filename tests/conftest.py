@@ -250,3 +250,68 @@ def wait_for_plots(page) -> None:
     """The dashboard fetches its plots after the page loads: wait until every one is in place."""
     for name in ("groups", "paired", "scatter"):
         page.wait_for_selector(f"#plot-{name}[data-loaded=true]")
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port (never the shared one), which it may stop and start."""
+
+    def __init__(self) -> None:
+        import socket
+
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            self.port = free.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        import redis
+
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+
+        def redis_answers():
+            try:
+                return client.ping()
+            except redis.ConnectionError:
+                return False
+
+        wait_for(redis_answers, timeout=10, interval=0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def client(self):
+        import redis
+
+        return redis.Redis(port=self.port)
+
+
+def point_celery_at(url: str, transport_options: dict) -> None:
+    """Make the Celery app of this test process send to another broker (its cached connections are dropped)."""
+    from qsmstudy.celery import app
+
+    app.conf.broker_url = url
+    app.conf.broker_transport_options = transport_options
+    app._after_fork()  # forget the pooled connections to the old broker (kombu keeps them per URL)
+
+
+@pytest.fixture
+def private_redis(settings):
+    """A private Redis as the Celery broker of this test (CELERY_BROKER_URL and the app); restored afterwards."""
+    from qsmstudy.celery import app
+
+    server = PrivateRedis()
+    server.start()
+    before = (app.conf.broker_url, dict(app.conf.broker_transport_options or {}))
+    settings.CELERY_BROKER_URL = server.url
+    point_celery_at(server.url, {"socket_connect_timeout": 3})
+    yield server
+    point_celery_at(*before)
+    server.stop()

@@ -1,0 +1,77 @@
+"""The sweep: what a broker outage or a killed process leaves behind is put right periodically.
+
+(a) Runs still queued SWEEP_RESEND_AFTER seconds after they were created (their message was lost:
+    the broker was down at the send, or was flushed) and running runs whose worker stopped beating
+    are sent again; the task's claim makes a duplicate message harmless.
+(b) Leftovers untouched for SWEEP_LEFTOVERS_AFTER seconds are removed: killed uploads under
+    MEDIA_ROOT/.incoming, reconstruction staging folders of killed workers, and expired held uploads.
+
+It runs when a worker starts, from Celery beat (CELERY_BEAT_SCHEDULE; `runlocal` embeds beat in its
+worker) and from `manage.py sweep` (cron).
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from clinical.held import remove_expired as remove_expired_held
+from clinical.scans import remove_incoming_leftovers
+
+from . import jobs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Swept:
+    resent: list[int] = field(default_factory=list)
+    incoming: int = 0
+    staging: int = 0
+    held: int = 0
+
+    def __str__(self) -> str:
+        return (f"resent runs {self.resent or 'none'}; removed {self.incoming} incoming, "
+                f"{self.staging} staging, {self.held} held leftovers")
+
+
+def staging_root() -> Path:
+    return Path(settings.MEDIA_ROOT) / "recon"
+
+
+def remove_staging_leftovers(older_than_s: float) -> int:
+    """Delete staging folders (<run uid>.tmp-<claim>, see jobs.reconstruct_run) untouched for ``older_than_s``."""
+    removed = 0
+    for folder in staging_root().glob("*/*.tmp-*") if staging_root().is_dir() else []:
+        try:
+            if time.time() - folder.stat().st_mtime < older_than_s:
+                continue
+            shutil.rmtree(folder)
+        except FileNotFoundError:  # published or removed meanwhile
+            continue
+        removed += 1
+    return removed
+
+
+def sweep(worker_start: bool = False) -> Swept:
+    """Re-send lost runs and remove old leftovers. When a worker starts every queued or running run is
+    sent (a dead worker's run may still look alive); otherwise only old queued and stale running ones."""
+    swept = Swept()
+    if worker_start:
+        swept.resent = jobs.requeue_orphans()
+    else:
+        swept.resent = jobs.requeue_orphans(
+            queued_before=timezone.now() - timedelta(seconds=settings.SWEEP_RESEND_AFTER), only_stale=True
+        )
+    swept.incoming = remove_incoming_leftovers(settings.SWEEP_LEFTOVERS_AFTER)
+    swept.staging = remove_staging_leftovers(settings.SWEEP_LEFTOVERS_AFTER)
+    swept.held = remove_expired_held()
+    if swept.resent or swept.incoming or swept.staging or swept.held:
+        log.info("sweep: %s", swept)
+    return swept
