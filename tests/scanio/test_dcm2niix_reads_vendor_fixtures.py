@@ -176,6 +176,7 @@ def flavour_syntax_cases() -> list:
             for syntax in TRANSFER_SYNTAXES]
 
 
+@pytest.mark.slow  # the whole vendor x syntax matrix; test_vendor_uploads covers each syntax in the default run
 @pytest.mark.parametrize(("flavour", "transfer_syntax"), flavour_syntax_cases())
 def test_it_converts_every_flavour_and_transfer_syntax_to_the_truth(tmp_path, flavour, transfer_syntax):
     converted = convert(tmp_path, flavour, transfer_syntax=transfer_syntax)
