@@ -310,8 +310,14 @@ def private_redis(settings):
     server = PrivateRedis()
     server.start()
     before = (app.conf.broker_url, dict(app.conf.broker_transport_options or {}))
-    settings.CELERY_BROKER_URL = server.url
+    environment = os.environ.get("CELERY_BROKER_URL")
+    # Celery reads this variable before its configuration (CI sets it), so it must point here too.
+    os.environ["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL = server.url
     point_celery_at(server.url, {"socket_connect_timeout": 3})
     yield server
+    if environment is None:
+        del os.environ["CELERY_BROKER_URL"]
+    else:
+        os.environ["CELERY_BROKER_URL"] = environment
     point_celery_at(*before)
     server.stop()
