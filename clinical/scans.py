@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from django.conf import settings
@@ -100,8 +100,13 @@ def incoming_dir() -> Path:
 def remove_incoming_leftovers(older_than_s: float) -> int:
     """Delete what killed uploads left under MEDIA_ROOT/.incoming (untouched for ``older_than_s``); return how many."""
     folder = Path(settings.MEDIA_ROOT) / ".incoming"
+    return remove_untouched(folder.iterdir() if folder.is_dir() else [], older_than_s)
+
+
+def remove_untouched(entries: Iterable[Path], older_than_s: float) -> int:
+    """Delete the files and folders among ``entries`` untouched for ``older_than_s``; return how many."""
     removed = 0
-    for entry in folder.iterdir() if folder.is_dir() else []:
+    for entry in entries:
         try:
             if time.time() - entry.lstat().st_mtime < older_than_s:
                 continue

@@ -12,8 +12,6 @@ worker) and from `manage.py sweep` (cron).
 from __future__ import annotations
 
 import logging
-import shutil
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from clinical.held import remove_expired as remove_expired_held
-from clinical.scans import remove_incoming_leftovers
+from clinical.scans import remove_incoming_leftovers, remove_untouched
 
 from . import jobs
 
@@ -47,16 +45,7 @@ def staging_root() -> Path:
 
 def remove_staging_leftovers(older_than_s: float) -> int:
     """Delete staging folders (<run uid>.tmp-<claim>, see jobs.reconstruct_run) untouched for ``older_than_s``."""
-    removed = 0
-    for folder in staging_root().glob("*/*.tmp-*") if staging_root().is_dir() else []:
-        try:
-            if time.time() - folder.stat().st_mtime < older_than_s:
-                continue
-            shutil.rmtree(folder)
-        except FileNotFoundError:  # published or removed meanwhile
-            continue
-        removed += 1
-    return removed
+    return remove_untouched(staging_root().glob("*/*.tmp-*") if staging_root().is_dir() else [], older_than_s)
 
 
 def sweep(worker_start: bool = False) -> Swept:
