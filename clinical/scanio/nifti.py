@@ -136,18 +136,16 @@ def read_converted_scan(
     series : set of str
         SeriesInstanceUIDs of the series the scan was assembled from.
     """
-    niftis, sidecars = [], []
+    niftis, sidecars, manufacturers = [], [], {}
     for path in sorted(folder.rglob("*.nii")):
         sidecar_path = path.with_suffix(".json")
         sidecar = _load_sidecar(SourceFile(sidecar_path, sidecar_path.name))
-        tokens = stem(path).split("_")
-        name, manufacturer = describe(sidecar, _part(tokens, {}, sidecar))
-        if manufacturer:
-            sidecar["Manufacturer"] = manufacturer
-            sidecar_path.write_text(json.dumps(sidecar))
+        name, manufacturers[path] = describe(sidecar, _part(stem(path).split("_"), {}, sidecar))
         niftis.append(SourceFile(path, name))
         sidecars.append(SourceFile(sidecar_path, name))
     volumes, notes = _classify(niftis, sidecars)
+    for volume in volumes:
+        volume.sidecar["Manufacturer"] = manufacturers[volume.source.path] or volume.sidecar.get("Manufacturer")
     first, second = choose_pair(volumes, niftis[0].name)
     series = {_series_uid(v) for v in first + second}
     return _assemble(first, second, notes, "dicom"), series
