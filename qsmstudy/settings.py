@@ -155,7 +155,7 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Sending a task with the broker down fails fast (recon.dispatch logs it; the sweep sends it later).
+# Sending a task with the broker down fails fast (clinical.dispatch logs it; the sweep sends it later).
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": env.int("CELERY_PUBLISH_MAX_RETRIES", default=1),
     "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2,

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .dispatch import send_now, send_on_commit
+from clinical.dispatch import send_now, send_on_commit
 from .models import ReconRun
 from .previews import symmetric_limit, write_chi_preview
 from qsm import InputError, __version__, load_inputs, reconstruct, save_outputs

@@ -13,7 +13,7 @@ from django.db.models import Max
 
 from clinical.models import ScanSession
 
-from .dispatch import send_on_commit
+from clinical.dispatch import send_on_commit
 from .models import ReconRun, RoiDefinition, RoiValue
 from qsm.inputs import InputError, check_same_grid
 from qsm.io import reading_voxels
