@@ -7,12 +7,13 @@ a reason for every change of saved data) and saves the same audit record.
 from __future__ import annotations
 
 from django.forms.models import model_to_dict
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinical.forms import AuditedForm, ExamForm, PatientForm
-from clinical.models import ALSFRS_FIELDS, Diagnosis, MAS_FIELDS, REFLEX_FIELDS, SIGN_FIELDS, Exam, Patient, ScanSession, Study
+from clinical.models import ALSFRS_FIELDS, Diagnosis, MAS_FIELDS, REFLEX_FIELDS, SIGN_FIELDS, Exam, Ingest, Patient, ScanSession, Study
 from dashboard.analysis import WITHIN
 from dashboard.dataset import Filters
 from dashboard.importer import COLUMNS as ROI_VALUE_COLUMNS
@@ -175,6 +176,29 @@ class ScanUploadSerializer(serializers.ModelSerializer):
         model = ScanSession
         fields = ["patient", "scan_date", "site", "field_strength_t", "files", "inversion", "background", "reference"]
         extra_kwargs = {"field_strength_t": {"help_text": "Only when the headers do not record it."}}
+
+
+class IngestSerializer(serializers.ModelSerializer):
+    """An upload being checked and stored: follow it until ``status`` is ``stored`` (then ``scan``) or ``refused``."""
+
+    id = serializers.UUIDField(source="uid", read_only=True)
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), read_only=True,
+                                   help_text="Why it was refused, by field (as a synchronous 400 would say).")
+    files = serializers.ListField(child=serializers.DictField(), read_only=True,
+                                  help_text="The received files: name, bytes and sha256.")
+    scan_url = serializers.SerializerMethodField(help_text="The stored scan, once stored.")
+
+    class Meta:
+        model = Ingest
+        fields = ["id", "patient", "status", "stage", "errors", "duplicate_of", "scan", "scan_url", "files",
+                  "created_at", "started_at", "finished_at"]
+        read_only_fields = fields
+
+    def get_scan_url(self, ingest: Ingest) -> str | None:
+        if ingest.scan_id is None:
+            return None
+        return self.context["request"].build_absolute_uri(
+            reverse("api:scan-detail", args=[ingest.study_id, ingest.scan_id]))
 
 
 class RunSerializer(serializers.ModelSerializer):

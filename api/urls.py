@@ -36,10 +36,11 @@ urlpatterns = [
     path(STUDY + "exams/", api(views.ExamViewSet, {"get": "list", "post": "create"}), name="exam-list"),
     path(STUDY + "exams/<id:exam_id>/", api(views.ExamViewSet, {"get": "retrieve", "patch": "partial_update"}),
          name="exam-detail"),
-    # Uploads run outside the request transaction, like the upload page: store_upload commits files and row itself.
+    # Uploads run outside the request transaction, like the upload page: receive() commits files and row itself.
     path(STUDY + "scans/", transaction.non_atomic_requests(api(views.ScanViewSet, {"get": "list", "post": "create"})),
          name="scan-list"),
     path(STUDY + "scans/<id:scan_id>/", api(views.ScanViewSet, {"get": "retrieve"}), name="scan-detail"),
+    path(STUDY + "ingests/<uuid:ingest_uid>", api(views.IngestViewSet, {"get": "retrieve"}), name="ingest-detail"),
     path(STUDY + "scans/<id:scan_id>/files/<str:kind>", api(views.ScanViewSet, {"get": "file"}), name="scan-file"),
     path(STUDY + "runs/", api(views.RunViewSet, {"get": "list", "post": "create"}), name="run-list"),
     path(STUDY + "runs/<id:run_id>/", api(views.RunViewSet, {"get": "retrieve"}), name="run-detail"),

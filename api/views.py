@@ -17,8 +17,9 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from clinical.access import membership_or_404
-from clinical.models import Exam, Membership, Patient, ScanSession, Study, audit_trail
-from clinical.scans import IngestRefused, declared_too_large, ingest, too_large_message
+from clinical.models import Exam, Ingest, Membership, Patient, ScanSession, Study, audit_trail
+from clinical.ingests import receive
+from clinical.scans import IngestRefused, declared_too_large, too_large_message
 from dashboard.analysis import analyse
 from dashboard.dataset import build_dataset
 from recon import jobs, rois
@@ -174,15 +175,17 @@ class ScanViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     @extend_schema(
         request={"multipart/form-data": s.ScanUploadSerializer},
-        responses={201: s.ScanSerializer, 413: OpenApiResponse(
+        responses={202: s.IngestSerializer, 413: OpenApiResponse(
             response=OpenApiTypes.OBJECT, description="Larger than SCAN_UPLOAD_MAX_BYTES; nothing was read.")},
     )
     def create(self, request, study_id: int) -> Response:
-        """Upload a scan, as on the patient's page: checked whole, nothing is saved when anything is wrong."""
+        """Upload a scan: the files are received and checked by a worker; follow the ingest in `Location`.
+
+        The answer is 202 with the ingest; GET its URL until `status` is `stored` (then `scan` and
+        `scan_url`) or `refused` (then `errors`, the same messages a synchronous check gave; nothing saved).
+        """
         if declared_too_large(request):
             return Response({"detail": too_large_message()}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-        # Refusals are answered, not raised: this view runs outside the request transaction, so there is
-        # nothing for DRF's exception handling to roll back (and an enclosing transaction must not be).
         upload = s.ScanUploadSerializer(data=request.data, context=self.get_serializer_context())
         if not upload.is_valid():
             return refused(upload.errors)
@@ -190,12 +193,12 @@ class ScanViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
         patient, files = data.pop("patient"), data.pop("files")
         reconstruction = {name: data.pop(name) for name in s.RunParamsSerializer().fields if name in data}
         try:
-            scan = ingest(patient, data, files, request.user, reconstruction=reconstruction or None)
+            received = receive(patient, data, files, None, request.user, reconstruction=reconstruction or None)
         except IngestRefused as exc:
-            where = f" It is scan {exc.duplicate.pk}." if exc.duplicate else ""
-            return refused({field: [f"{m}{where if field == 'files' else ''} Nothing was saved." for m in messages]
-                            for field, messages in exc.errors.items()})
-        return Response(self.get_serializer(scan).data, status=status.HTTP_201_CREATED)
+            return refused(exc.errors)
+        location = reverse("api:ingest-detail", args=[study_id, received.uid], request=request)
+        return Response(s.IngestSerializer(received, context=self.get_serializer_context()).data,
+                        status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
     @extend_schema(responses=DOWNLOAD, filters=False, parameters=[kind_parameter(list(ScanSession.FILES))])
     def file(self, request, study_id: int, scan_id: int, kind: str) -> FileResponse:
@@ -204,6 +207,18 @@ class ScanViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
         if kind not in ScanSession.FILES:
             raise NotFound(f"No {kind} file; choose one of {', '.join(ScanSession.FILES)}.")
         return file_response(scan.path(kind), f"{scan.patient.code}_{scan.scan_date:%Y%m%d}_{ScanSession.FILES[kind]}")
+
+
+class IngestViewSet(StudyScoped, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Uploads being checked and stored (what a scan upload answers with 202)."""
+
+    queryset = Ingest.objects.all()
+    serializer_class = s.IngestSerializer
+    lookup_field = "uid"
+    lookup_url_kwarg = "ingest_uid"
+
+    def in_study(self, queryset):
+        return queryset.filter(study=self.study)
 
 
 class RunViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

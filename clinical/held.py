@@ -1,7 +1,7 @@
 """Uploads kept after a refused form, so that nothing has to be sent twice.
 
 When only the typed fields were wrong (a missing or disagreeing date, say), the files stay under
-MEDIA_ROOT/.held/<token>/ for a day and the re-rendered form carries the token. The token is
+MEDIA_ROOT/.incoming/held/<token>/ for a day and the form carries the token. The token is
 unguessable and bound to the user and the patient: anyone else presenting it finds nothing.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
 
 def held_root() -> Path:
-    return Path(settings.MEDIA_ROOT) / ".held"
+    return Path(settings.MEDIA_ROOT) / ".incoming" / "held"
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,22 @@ class HeldUpload:
         remove_expired()
         held = cls(secrets.token_urlsafe(32))
         save_uploads(uploads, held.folder / "files", names)
-        owner = {"user": user.pk, "patient": patient.pk, "received": timezone.now().isoformat()}
-        (held.folder / "owner.json").write_text(json.dumps(owner), encoding="utf-8")
+        held._own(user, patient)
         return held
+
+    @classmethod
+    def adopt(cls, files: Path, user, patient: Patient) -> HeldUpload:
+        """Keep a refused ingest's files (the folder ``files`` is moved), owned by the user for the patient."""
+        remove_expired()
+        held = cls(secrets.token_urlsafe(32))
+        held.folder.mkdir(parents=True)
+        files.rename(held.folder / "files")
+        held._own(user, patient)
+        return held
+
+    def _own(self, user, patient: Patient) -> None:
+        owner = {"user": user.pk, "patient": patient.pk, "received": timezone.now().isoformat()}
+        (self.folder / "owner.json").write_text(json.dumps(owner), encoding="utf-8")
 
     @classmethod
     def find(cls, token: str, user, patient: Patient) -> HeldUpload | None:

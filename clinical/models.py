@@ -11,6 +11,7 @@ computed on save and stored so that they can be queried; they are never typed.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -572,3 +573,86 @@ class ScanSession(models.Model):
             return None, None
         exam = min(exams, key=lambda e: (abs((e.date - self.scan_date).days), e.date))
         return exam, (exam.date - self.scan_date).days
+
+
+class Ingest(models.Model):
+    """One received upload on its way to becoming a scan: checked, converted and stored by a worker.
+
+    The request only streams the files under MEDIA_ROOT/.incoming/ingests/<uid>/files/ (with their
+    sizes and SHA-256) and saves this row; the ``clinical.ingest`` task does the rest and ends in
+    ``stored`` (with the scan) or ``refused`` (with the reasons, and no scan row and no files left).
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "received, waiting for a worker"
+        CHECKING = "checking", "checking"
+        STORED = "stored", "stored"
+        REFUSED = "refused", "refused"
+
+    FINISHED = (Status.STORED, Status.REFUSED)
+
+    uid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="ingests", editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="ingests")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    fields = models.JSONField("typed fields", default=dict, help_text="The upload form's fields as submitted.")
+    reconstruction = models.JSONField(null=True, help_text="Parameters of the first reconstruction (API).")
+    files = models.JSONField(default=list, help_text="[{name, bytes, sha256}] of the received files.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    stage = models.CharField(max_length=40, blank=True)
+    errors = models.JSONField(default=dict, help_text="Why it was refused, by form field.")
+    held = models.CharField(max_length=64, blank=True, help_text="Token of the files kept when only typed fields were wrong.")
+    scan = models.OneToOneField(ScanSession, null=True, on_delete=models.SET_NULL, related_name="ingest")
+    duplicate_of = models.ForeignKey(ScanSession, null=True, on_delete=models.SET_NULL, related_name="+")
+    claim = models.UUIDField(null=True, editable=False)
+    heartbeat_at = models.DateTimeField(null=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"upload of {self.describe_files()} for {self.patient}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("ingest", args=[self.study_id, self.uid])
+
+    @property
+    def folder(self) -> Path:
+        return Path(settings.MEDIA_ROOT) / ".incoming" / "ingests" / str(self.uid)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f["bytes"] for f in self.files)
+
+    def describe_files(self) -> str:
+        names = [f["name"] for f in self.files]
+        if len(names) <= 2:
+            return " and ".join(names) or "no files"
+        return f"{names[0]} and {len(names) - 1} other files"
+
+    def messages(self) -> list[str]:
+        return [message for messages in self.errors.values() for message in messages]
+
+    def correction_url(self) -> str:
+        """The upload form with this ingest's fields and kept files, when only the typed fields were wrong."""
+        if not self.held:
+            return ""
+        return f"{reverse('scan_upload', args=[self.study_id, self.patient_id])}?ingest={self.uid}&held={self.held}"
+
+    def as_status(self) -> dict:
+        """What the ingest page polls."""
+        return {
+            "id": str(self.uid), "status": self.status, "label": self.get_status_display(), "stage": self.stage,
+            "messages": self.messages(), "scan_url": self.scan.get_absolute_url() if self.scan else "",
+            "duplicate_url": self.duplicate_of.get_absolute_url() if self.duplicate_of else "",
+            "correction_url": self.correction_url(),
+        }

@@ -97,10 +97,22 @@ def incoming_dir() -> Path:
     return folder
 
 
+# Subfolders of .incoming whose owners clean them: ingest jobs, kept files, resumable uploads.
+OWNED_INCOMING = frozenset({"ingests", "held", "tus", "tmp"})
+
+
 def remove_incoming_leftovers(older_than_s: float) -> int:
-    """Delete what killed uploads left under MEDIA_ROOT/.incoming (untouched for ``older_than_s``); return how many."""
+    """Delete what killed uploads left under MEDIA_ROOT/.incoming (untouched for ``older_than_s``); return how many.
+
+    That is the work folders of killed ingests and Django's temporary files of killed requests (in tmp/);
+    the owned subfolders (ingests, held, tus) are cleaned by their owners.
+    """
     folder = Path(settings.MEDIA_ROOT) / ".incoming"
-    return remove_untouched(folder.iterdir() if folder.is_dir() else [], older_than_s)
+    if not folder.is_dir():
+        return 0
+    entries = [entry for entry in folder.iterdir() if entry.name not in OWNED_INCOMING]
+    temporary = folder / "tmp"
+    return remove_untouched(entries + (list(temporary.iterdir()) if temporary.is_dir() else []), older_than_s)
 
 
 def remove_untouched(entries: Iterable[Path], older_than_s: float) -> int:
@@ -126,11 +138,12 @@ def safe_relative_path(name: str, index: int) -> Path:
     return Path(*parts) if parts else Path(f"file-{index}")
 
 
-def save_uploads(uploads: Sequence[UploadedFile], folder: Path, names: Sequence[str] | None = None) -> list[Path]:
-    """Stream uploaded files into ``folder`` under their (relative) names; repeated names go into 2/, 3/, ...
+def save_uploads(uploads: Sequence[UploadedFile | Path], folder: Path, names: Sequence[str] | None = None) -> list[Path]:
+    """Put uploaded files into ``folder`` under their (relative) names; repeated names go into 2/, 3/, ...
 
     ``names`` are the paths the browser gave inside a chosen folder (``upload.name`` is only the
-    base name); DICOM exports repeat base names such as IM_0001 in every series folder.
+    base name); DICOM exports repeat base names such as IM_0001 in every series folder. Files already
+    on disk (a Path, or an upload Django streamed to MEDIA_ROOT/.incoming/tmp) are moved, not copied.
     """
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -141,11 +154,20 @@ def save_uploads(uploads: Sequence[UploadedFile], folder: Path, names: Sequence[
             copy += 1
             path = folder / str(copy) / relative
         path.parent.mkdir(parents=True, exist_ok=True)
+        _put(upload, path)
+        paths.append(path)
+    return paths
+
+
+def _put(upload: UploadedFile | Path, path: Path) -> None:
+    if isinstance(upload, Path):
+        shutil.move(upload, path)
+    elif hasattr(upload, "temporary_file_path"):
+        shutil.move(upload.temporary_file_path(), path)  # Django ignores the vanished file when it closes it
+    else:
         with path.open("wb") as out:
             for chunk in upload.chunks():
                 out.write(chunk)
-        paths.append(path)
-    return paths
 
 
 def describe_files(names: Sequence[str]) -> str:
@@ -205,7 +227,8 @@ def _text(value) -> str:
 
 
 def ingest(patient: Patient, data: Mapping, files: Sequence[UploadedFile | Path], user, *,
-           reconstruction: dict | None = None) -> ScanSession:
+           reconstruction: dict | None = None, stored: Callable[[ScanSession], None] | None = None,
+           progress: Callable[[str], None] | None = None) -> ScanSession:
     """Check, de-identify, convert and store one scan, then hand it to reconstruction.
 
     Parameters
@@ -221,6 +244,10 @@ def ingest(patient: Patient, data: Mapping, files: Sequence[UploadedFile | Path]
         Who uploads (recorded, and the owner of the first reconstruction).
     reconstruction : dict, optional
         Parameters of the first reconstruction, passed to the :func:`register_scan_stored` hooks.
+    stored : callable, optional
+        stored(scan), called in the transaction that saves the scan (the ingest job marks itself there).
+    progress : callable, optional
+        progress(stage), told each stage in words ("converting and de-identifying", "storing").
 
     Raises
     ------
@@ -233,21 +260,26 @@ def ingest(patient: Patient, data: Mapping, files: Sequence[UploadedFile | Path]
     if not files:
         raise IngestRefused({"files": ["Choose the scan's files, a zip or a folder."]})
     try:
-        return _store(patient, form.typed_fields(), files, user, reconstruction)
+        return _store(patient, form.typed_fields(), files, user, reconstruction, stored, progress or _silent)
     except UploadError as exc:
         raise IngestRefused({"files": [str(exc)]}) from exc
     except DuplicateScan as exc:
         raise IngestRefused({"files": [str(exc)]}, duplicate=exc.existing) from exc
 
 
-def _store(patient: Patient, typed: dict, files: Sequence[UploadedFile | Path], user,
-           reconstruction: dict | None) -> ScanSession:
+def _silent(stage: str) -> None:
+    """No one follows a synchronous ingest's stages."""
+
+
+def _store(patient: Patient, typed: dict, files: Sequence[UploadedFile | Path], user, reconstruction: dict | None,
+           stored: Callable[[ScanSession], None] | None, progress: Callable[[str], None]) -> ScanSession:
     study = patient.study
     with tempfile.TemporaryDirectory(dir=incoming_dir()) as work:
         work = Path(work)
         uploads = [f for f in files if not isinstance(f, Path)]
         paths = [f for f in files if isinstance(f, Path)] + save_uploads(uploads, work / "upload")
         (work / "extract").mkdir()
+        progress("converting and de-identifying")
         data = read_upload(
             paths, work / "extract", limits=upload_limits(), study_code=patient.code,
             expected_field_strength_t=float(study.field_strength_t) if study.field_strength_t else None,
@@ -258,6 +290,7 @@ def _store(patient: Patient, typed: dict, files: Sequence[UploadedFile | Path], 
         existing = ScanSession.objects.filter(study=study, pixel_sha256=data.pixel_sha256).first()
         if existing:
             raise DuplicateScan(existing)
+        progress("storing")
         staged = work / "out"
         staged.mkdir()
         written = write_canonical(data, staged)
@@ -272,12 +305,15 @@ def _store(patient: Patient, typed: dict, files: Sequence[UploadedFile | Path], 
             uploaded_by=user, **fields,
         )
         scan._change_reason = "Uploaded"
+        scan._history_user = user  # an ingest worker has no request to take it from
         final = Path(settings.MEDIA_ROOT) / scan_directory(scan)
         final.parent.mkdir(parents=True, exist_ok=True)
         staged.rename(final)
         try:
             with transaction.atomic():
                 scan.save()
+                if stored:
+                    stored(scan)
                 for hook in _scan_stored:
                     hook(scan, reconstruction, user)
         except BaseException:

@@ -19,6 +19,7 @@ urlpatterns = [
         name="exam_edit",
     ),
     path("studies/<id:study_id>/patients/<id:patient_id>/scans/new/", views.scan_upload, name="scan_upload"),
+    path("studies/<id:study_id>/ingests/<uuid:ingest_uid>/", views.ingest, name="ingest"),
     path("studies/<id:study_id>/scans/<id:scan_id>/", views.scan, name="scan"),
     path("studies/<id:study_id>/scans/<id:scan_id>/files/<str:kind>", views.scan_file, name="scan_file"),
 ]

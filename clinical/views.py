@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.db.models import OuterRef, Subquery
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -15,11 +15,11 @@ from . import redcap
 from .access import membership_or_404
 from .forms import ExamForm, ImportForm, PatientForm, ScanUploadForm
 from .importer import import_clinical_csv, size_problem, template_csv
-from .models import Diagnosis, Exam, Membership, Patient, ScanSession, audit_trail
+from .ingests import receive
+from .models import Diagnosis, Exam, Ingest, Membership, Patient, ScanSession, audit_trail
 from .panels import patient_panels, scan_panels, study_links
 from .held import HeldUpload
-from .scans import IngestRefused, declared_too_large, ingest, too_large_message
-
+from .scans import declared_too_large, too_large_message
 
 
 def _patient(membership: Membership, patient_id: int) -> Patient:
@@ -156,11 +156,12 @@ def redcap_dictionary(request: HttpRequest, study_id: int) -> HttpResponse:
 @transaction.non_atomic_requests
 @require_http_methods(["GET", "POST"])
 def scan_upload(request: HttpRequest, study_id: int, patient_id: int) -> HttpResponse:
+    """Receive the files, then hand them to the ingest worker: the check runs on the ingest's page."""
     membership = membership_or_404(request, study_id, edit=True)
     patient = _patient(membership, patient_id)
     context = {"study": membership.study, "patient": patient, "limit_bytes": settings.SCAN_UPLOAD_MAX_BYTES}
     if request.method == "GET":
-        return render(request, "clinical/scan_upload.html", {**context, "form": ScanUploadForm(patient=patient)})
+        return render(request, "clinical/scan_upload.html", {**context, **_correction(request, patient)})
     if declared_too_large(request):
         # Refuse before reading the body: nothing reaches the disk.
         context["refused"] = too_large_message()
@@ -168,28 +169,49 @@ def scan_upload(request: HttpRequest, study_id: int, patient_id: int) -> HttpRes
                       status=413)
     data = request.POST.copy()
     data["held"] = ""  # set again only when the files are kept
-    form = ScanUploadForm(data, patient=patient)
     token = request.POST.get("held", "")
     held = _received_files(request, patient) or (HeldUpload.find(token, request.user, patient) if token else None)
+    if held:
+        data["held"] = held.token
+    form = ScanUploadForm(data, patient=patient)
     if token and held is None:
         form.add_error("files", "The files kept from your last submit are gone (they are kept for a day); "
                                 "choose them again.")
-        return render(request, "clinical/scan_upload.html", {**context, "form": form})
-    try:
-        scan = ingest(patient, data, held.paths if held else [], request.user)
-    except IngestRefused as exc:
-        if held and exc.files_were_fine:
-            data["held"] = held.token
-            form, context["held"] = ScanUploadForm(data, patient=patient), held
-        elif held:
-            held.discard()
-        _show_refusal(form, exc)
-        context["duplicate"] = exc.duplicate
-        return render(request, "clinical/scan_upload.html", {**context, "form": form})
-    if held:
-        held.discard()
-    messages.success(request, f"Scan of {scan.scan_date:%Y-%m-%d} stored ({scan.n_echoes} echoes).")
-    return redirect(scan)
+    elif held is None:
+        form.add_error("files", "Choose the scan's files, a zip or a folder.")
+    if not form.is_valid():
+        return render(request, "clinical/scan_upload.html", {**context, "form": form, "held": held})
+    files = held.folder / "files"
+    received = receive(patient, form.typed_fields(), held.paths, [p.relative_to(files).as_posix() for p in held.paths],
+                       request.user)
+    held.discard()
+    return redirect(received)
+
+
+def _correction(request: HttpRequest, patient: Patient) -> dict:
+    """The form again after a refused ingest whose files were fine: its typed fields and its kept files."""
+    held = HeldUpload.find(request.GET.get("held", ""), request.user, patient)
+    refused = patient.ingests.filter(uid=request.GET.get("ingest"), held=held.token).first() if held else None
+    if refused is None:
+        return {"form": ScanUploadForm(patient=patient)}
+    form = ScanUploadForm({**refused.fields, "held": held.token}, patient=patient)
+    form.is_valid()
+    for field, problems in refused.errors.items():
+        for problem in problems:
+            form.add_error(field if field in form.fields else None, problem)
+    return {"form": form, "held": held}
+
+
+def ingest(request: HttpRequest, study_id: int, ingest_uid) -> HttpResponse:
+    membership = membership_or_404(request, study_id)
+    received = get_object_or_404(Ingest.objects.select_related("patient", "scan"), uid=ingest_uid,
+                                 study=membership.study)
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse(received.as_status())
+    if received.scan:
+        return redirect(received.scan)
+    return render(request, "clinical/ingest.html",
+                  {"study": membership.study, "patient": received.patient, "ingest": received})
 
 
 def _received_files(request: HttpRequest, patient: Patient) -> HeldUpload | None:
@@ -213,14 +235,6 @@ def _folder_names(uploads: list, paths_json: str) -> list[str]:
                and all(isinstance(p, str) and p.replace("\\", "/").rsplit("/", 1)[-1] == u.name
                        for p, u in zip(paths, uploads)))
     return paths if matches else [upload.name for upload in uploads]
-
-
-def _show_refusal(form: ScanUploadForm, refusal: IngestRefused) -> None:
-    for field, problems in refusal.errors.items():
-        if field in form.errors:  # the form's own checks, already shown
-            continue
-        for problem in problems:
-            form.add_error(field if field in form.fields else None, f"{problem} Nothing was saved.")
 
 
 def scan(request: HttpRequest, study_id: int, scan_id: int) -> HttpResponse:

@@ -189,21 +189,27 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
-# Scan uploads: streamed to disk, checked whole, then stored under MEDIA_ROOT.
-FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+# Scan uploads: streamed to disk under MEDIA_ROOT/.incoming (never /tmp), then checked and stored by the
+# ingest worker (clinical.ingests). Raw uploads hold identifying headers: the sweep owns that folder.
+FILE_UPLOAD_HANDLERS = ["clinical.upload_handler.IncomingFileUploadHandler"]
 SCAN_UPLOAD_MAX_BYTES = env.int("SCAN_UPLOAD_MAX_BYTES", default=4 * 1024**3)
 SCAN_UPLOAD_MAX_FILES = env.int("SCAN_UPLOAD_MAX_FILES", default=20000)
 SCAN_UPLOAD_MAX_UNCOMPRESSED_BYTES = env.int("SCAN_UPLOAD_MAX_UNCOMPRESSED_BYTES", default=8 * 1024**3)
 SCAN_UPLOAD_MAX_COMPRESSION_RATIO = env.int("SCAN_UPLOAD_MAX_COMPRESSION_RATIO", default=200)
 DATA_UPLOAD_MAX_NUMBER_FILES = SCAN_UPLOAD_MAX_FILES
 
+# Ingest jobs (clinical.ingests): checking, converting and storing a received upload.
+INGEST_SOFT_TIME_LIMIT = env.int("INGEST_SOFT_TIME_LIMIT", default=3600)
+
 # Reconstruction jobs (recon app).
 RECON_SOFT_TIME_LIMIT = env.int("RECON_SOFT_TIME_LIMIT", default=2 * 3600)
 RECON_HEARTBEAT_SECONDS = env.float("RECON_HEARTBEAT_SECONDS", default=10)
 RECON_STALE_AFTER_SECONDS = env.float("RECON_STALE_AFTER_SECONDS", default=60)
 RECON_MAX_RETRIES = env.int("RECON_MAX_RETRIES", default=5)
-# The sweep is short: the default queue, not behind hours of reconstructions.
-CELERY_TASK_ROUTES = {"recon.sweep": {"queue": "celery"}, "recon.*": {"queue": "recon"}}
+# Three queues: "ingest" (uploads, minutes; a coordinator waits on the page), "recon" (hours of
+# reconstructions and ROI measurements) and "celery" (the short sweep, held up behind neither).
+CELERY_TASK_ROUTES = {"recon.sweep": {"queue": "celery"}, "recon.*": {"queue": "recon"},
+                      "clinical.ingest": {"queue": "ingest"}}
 # The sweep (recon.sweep): re-sends runs whose message was lost, removes leftovers of killed uploads and runs.
 SWEEP_RESEND_AFTER = env.int("SWEEP_RESEND_AFTER", default=600)
 SWEEP_LEFTOVERS_AFTER = env.int("SWEEP_LEFTOVERS_AFTER", default=86400)

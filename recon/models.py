@@ -107,11 +107,16 @@ class ReconRun(models.Model):
         ReconRun.objects.filter(pk=self.pk).update(is_current=True)
         self.is_current = True
 
+    @property
+    def stage_text(self) -> str:
+        """The stage in words; a queued run nobody has taken yet is waiting for a worker (or for the broker)."""
+        return self.stage or ("waiting for a worker" if self.status == self.Status.QUEUED else "")
+
     def as_status(self) -> dict:
         return {
             "id": self.pk,
             "status": self.status,
-            "stage": self.stage,
+            "stage": self.stage_text,
             "percent": round(self.percent, 1),
             "elapsed_seconds": round(self.elapsed_seconds, 1) if self.elapsed_seconds is not None else None,
             "error": self.error,

@@ -1,10 +1,11 @@
 """The sweep: what a broker outage or a killed process leaves behind is put right periodically.
 
-(a) Runs still queued SWEEP_RESEND_AFTER seconds after they were created (their message was lost:
-    the broker was down at the send, or was flushed) and running runs whose worker stopped beating
-    are sent again; the task's claim makes a duplicate message harmless.
-(b) Leftovers untouched for SWEEP_LEFTOVERS_AFTER seconds are removed: killed uploads under
-    MEDIA_ROOT/.incoming, reconstruction staging folders of killed workers, and expired held uploads.
+(a) Runs and ingests still queued SWEEP_RESEND_AFTER seconds after they were created (their message
+    was lost: the broker was down at the send, or was flushed) and running ones whose worker stopped
+    beating are sent again; the tasks' claims make a duplicate message harmless.
+(b) Leftovers are removed: those untouched for SWEEP_LEFTOVERS_AFTER seconds (killed uploads under
+    MEDIA_ROOT/.incoming, reconstruction staging folders of killed workers), the files of finished
+    ingests a killed worker left, and expired held uploads.
 
 It runs when a worker starts, from Celery beat (CELERY_BEAT_SCHEDULE; `runlocal` embeds beat in its
 worker) and from `manage.py sweep` (cron).
@@ -19,6 +20,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from clinical import ingests
 from clinical.held import remove_expired as remove_expired_held
 from clinical.scans import remove_incoming_leftovers, remove_untouched
 
@@ -30,12 +32,13 @@ log = logging.getLogger(__name__)
 @dataclass
 class Swept:
     resent: list[int] = field(default_factory=list)
+    ingests: list[int] = field(default_factory=list)
     incoming: int = 0
     staging: int = 0
     held: int = 0
 
     def __str__(self) -> str:
-        return (f"resent runs {self.resent or 'none'}; removed {self.incoming} incoming, "
+        return (f"resent runs {self.resent or 'none'}, ingests {self.ingests or 'none'}; removed {self.incoming} incoming, "
                 f"{self.staging} staging, {self.held} held leftovers")
 
 
@@ -54,13 +57,15 @@ def sweep(worker_start: bool = False) -> Swept:
     swept = Swept()
     if worker_start:
         swept.resent = jobs.requeue_orphans()
+        swept.ingests = ingests.resend_lost()
     else:
-        swept.resent = jobs.requeue_orphans(
-            queued_before=timezone.now() - timedelta(seconds=settings.SWEEP_RESEND_AFTER), only_stale=True
-        )
-    swept.incoming = remove_incoming_leftovers(settings.SWEEP_LEFTOVERS_AFTER)
+        before = timezone.now() - timedelta(seconds=settings.SWEEP_RESEND_AFTER)
+        swept.resent = jobs.requeue_orphans(queued_before=before, only_stale=True)
+        swept.ingests = ingests.resend_lost(received_before=before, only_stale=True)
+    swept.incoming = remove_incoming_leftovers(settings.SWEEP_LEFTOVERS_AFTER) + ingests.remove_leftovers(
+        settings.SWEEP_LEFTOVERS_AFTER)
     swept.staging = remove_staging_leftovers(settings.SWEEP_LEFTOVERS_AFTER)
     swept.held = remove_expired_held()
-    if swept.resent or swept.incoming or swept.staging or swept.held:
+    if swept.resent or swept.ingests or swept.incoming or swept.staging or swept.held:
         log.info("sweep: %s", swept)
     return swept

@@ -58,15 +58,15 @@ def reconstruct_task(self, run_id: int) -> str:
 
 @worker_ready.connect
 def sweep_on_start(sender=None, **kwargs) -> None:
-    """A restarted worker picks up runs whose worker died (the embedded broker cannot redeliver),
-    and removes what killed uploads and runs left behind (recon.sweep)."""
-    if sender is None or "recon" not in (sender.app.amqp.queues.consume_from or {}):
+    """A restarted worker picks up runs and ingests whose worker died (the embedded broker cannot
+    redeliver), and removes what killed uploads and runs left behind (recon.sweep)."""
+    if sender is None or not {"recon", "ingest"} & set(sender.app.amqp.queues.consume_from or {}):
         return
     from .sweep import sweep
 
     swept = sweep(worker_start=True)
-    if swept.resent:
-        log.info("requeued runs %s", swept.resent)
+    if swept.resent or swept.ingests:
+        log.info("requeued runs %s, ingests %s", swept.resent, swept.ingests)
 
 
 @shared_task(name="recon.sweep", ignore_result=True)

@@ -111,7 +111,7 @@ def worker_environment(extra_env: dict[str, str] | None = None) -> dict[str, str
     return env
 
 
-def start_worker(queues: str = "celery,recon", hostname: str = "test", extra_env=None) -> subprocess.Popen:
+def start_worker(queues: str = "celery,ingest,recon", hostname: str = "test", extra_env=None) -> subprocess.Popen:
     log = open(ARTIFACTS / f"worker-{hostname}.log", "wb")
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "qsmstudy", "worker", "--loglevel=INFO", f"--queues={queues}",
@@ -187,12 +187,37 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.2):
     pytest.fail(f"Timed out after {timeout}s waiting for {predicate.__name__}")
 
 
+def run_ingests() -> None:
+    """Do what the ingest worker does, in this process: run the ingest task on every received upload."""
+    from clinical.models import Ingest
+    from clinical.tasks import ingest_task
+
+    for pk in Ingest.objects.filter(status=Ingest.Status.RECEIVED).values_list("pk", flat=True):
+        ingest_task.apply(args=[pk], throw=True)
+
+
+def ingested(client, response):
+    """A page upload's outcome: its ingest page once the ingest has run (a redirect to the scan if stored)."""
+    if response.status_code != 302 or "/ingests/" not in response["Location"]:
+        return response
+    run_ingests()
+    return client.get(response["Location"])
+
+
+def api_ingested(client, response):
+    """An API upload's outcome: the ingest (JSON) once it has run, or the refusal of the request itself."""
+    if response.status_code != 202:
+        return response
+    run_ingests()
+    return client.get(response["Location"])
+
+
 def purge_queues() -> None:
     """Drop messages left in the test broker by earlier runs, so a worker sees only this test's tasks."""
     from qsmstudy.celery import app
 
     with app.connection_for_write() as conn:
-        for queue in ("celery", "recon"):
+        for queue in ("celery", "ingest", "recon"):
             try:
                 conn.default_channel.queue_purge(queue)
             except Exception:  # the queue does not exist yet

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from clinical.models import ScanSession
 from tests.scan_data import dicom_folder, dicom_zip, folder_upload, nifti_files
+from tests.conftest import ingested
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 HEADER_DATE = "2024-03-15"  # what clinical.scanio.synthetic writes with identifying=True
@@ -16,7 +17,7 @@ HEADER_DATE = "2024-03-15"  # what clinical.scanio.synthetic writes with identif
 
 def upload(client, study, patient, files: list[Path], **fields):
     data = {"scan_date": "", "files": [SimpleUploadedFile(p.name, p.read_bytes()) for p in files], **fields}
-    return client.post(reverse("scan_upload", args=[study.pk, patient.pk]), data)
+    return ingested(client, client.post(reverse("scan_upload", args=[study.pk, patient.pk]), data))
 
 
 def scans_on_disk(media) -> list[Path]:
@@ -48,12 +49,12 @@ def test_a_typed_date_that_agrees_with_the_header_is_accepted(as_coordinator, st
 def test_the_date_is_required_only_when_no_header_has_one(as_coordinator, study, patient, tmp_path, media):
     files, _ = folder_upload(dicom_folder(tmp_path, identifying=False))
     url = reverse("scan_upload", args=[study.pk, patient.pk])
-    body = as_coordinator.post(url, {"scan_date": "", "files": files}).content.decode()
+    body = ingested(as_coordinator, as_coordinator.post(url, {"scan_date": "", "files": files})).content.decode()
     assert f"The headers of IM_0001 and {len(files) - 1} other files do not record when the scan was acquired; " \
            "type the scan date." in body
     assert not ScanSession.objects.exists() and scans_on_disk(media) == []
     files, _ = folder_upload(dicom_folder(tmp_path, seed=1, identifying=False))
-    assert as_coordinator.post(url, {"scan_date": "2024-02-01", "files": files}).status_code == 302
+    assert ingested(as_coordinator, as_coordinator.post(url, {"scan_date": "2024-02-01", "files": files})).status_code == 302
     scan = ScanSession.objects.get()
     assert scan.scan_date == dt.date(2024, 2, 1) and scan.acquired_at is None
     assert "typed; the headers record no date" in as_coordinator.get(scan.get_absolute_url()).content.decode()

@@ -10,6 +10,7 @@ from django.urls import reverse
 from clinical.models import ScanSession
 from clinical.scans import safe_relative_path, save_uploads
 from tests.scan_data import dicom_folder, folder_upload
+from tests.conftest import ingested
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -17,8 +18,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 def test_a_folder_whose_series_repeat_file_names_is_stored(as_coordinator, study, patient, tmp_path):
     files, paths = folder_upload(dicom_folder(tmp_path))
     assert len({f.name for f in files}) < len(files)  # IM_0001 in both series folders
-    response = as_coordinator.post(reverse("scan_upload", args=[study.pk, patient.pk]),
-                                   {"scan_date": "", "folder": files, "folder_paths": json.dumps(paths)})
+    response = ingested(as_coordinator, as_coordinator.post(
+        reverse("scan_upload", args=[study.pk, patient.pk]),
+        {"scan_date": "", "folder": files, "folder_paths": json.dumps(paths)}))
     scan = ScanSession.objects.get()
     assert response["Location"] == scan.get_absolute_url()
     assert scan.n_echoes == 4 and scan.scan_date == dt.date(2024, 3, 15)
@@ -26,7 +28,8 @@ def test_a_folder_whose_series_repeat_file_names_is_stored(as_coordinator, study
 
 def test_repeated_names_without_paths_are_kept_apart(as_coordinator, study, patient, tmp_path):
     files, _ = folder_upload(dicom_folder(tmp_path))
-    response = as_coordinator.post(reverse("scan_upload", args=[study.pk, patient.pk]), {"scan_date": "", "files": files})
+    response = ingested(as_coordinator, as_coordinator.post(reverse("scan_upload", args=[study.pk, patient.pk]),
+                                                            {"scan_date": "", "files": files}))
     assert response.status_code == 302 and ScanSession.objects.get().n_echoes == 4
 
 
@@ -41,8 +44,8 @@ def test_client_paths_cannot_leave_the_upload_folder(name, kept):
 def test_paths_that_do_not_match_the_files_are_not_used(as_coordinator, study, patient, tmp_path, media):
     files, paths = folder_upload(dicom_folder(tmp_path))
     forged = ["../../outside/" + Path(p).name for p in paths][:-1]  # one short: ignored altogether
-    as_coordinator.post(reverse("scan_upload", args=[study.pk, patient.pk]),
-                        {"scan_date": "", "folder": files, "folder_paths": json.dumps(forged)})
+    ingested(as_coordinator, as_coordinator.post(reverse("scan_upload", args=[study.pk, patient.pk]),
+                                                 {"scan_date": "", "folder": files, "folder_paths": json.dumps(forged)}))
     assert not (Path(media).parent / "outside").exists() and ScanSession.objects.count() == 1
 
 

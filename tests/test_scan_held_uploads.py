@@ -1,5 +1,10 @@
-"""Nothing to send twice: after a form error the files are kept for a day, behind a token for one user and patient."""
+"""Nothing to send twice: after a form error the files are kept for a day, behind a token for one user and patient.
+
+A date the headers contradict is found by the ingest worker: its page links to the form again, with the typed
+fields, the reason and the kept files.
+"""
 import datetime as dt
+import html
 import json
 import re
 from pathlib import Path
@@ -11,6 +16,7 @@ from django.urls import reverse
 
 from clinical.held import HeldUpload, held_root
 from clinical.models import Patient, ScanSession
+from tests.conftest import ingested
 from tests.scan_data import dicom_zip, nifti_files
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
@@ -20,29 +26,42 @@ def url(study, patient) -> str:
     return reverse("scan_upload", args=[study.pk, patient.pk])
 
 
+def correction_form(client, response) -> str:
+    """The refused ingest's page links to the form with the kept files: that form's HTML."""
+    body = ingested(client, response).content.decode()
+    assert "Nothing was saved; your files are kept for a day" in body
+    return client.get(html.unescape(re.search(r'href="([^"]+)" id="correction-link"', body)[1])).content.decode()
+
+
+def held_token(form: str) -> str:
+    return re.search(r'name="held" value="([^"]+)"', form)[1]
+
+
 def refused_with_files_kept(client, study, patient, tmp_path) -> str:
     """Submit a DICOM zip with a date the headers contradict; return the token of the kept files."""
     archive = dicom_zip(tmp_path)
-    body = client.post(url(study, patient), {"scan_date": "2024-03-16", "files": [
-        SimpleUploadedFile(archive.name, archive.read_bytes())]}).content.decode()
-    assert "Your 1 file (" in body and "is kept for a day; submit again without choosing it." in body
-    return re.search(r'name="held" value="([^"]+)"', body)[1]
+    form = correction_form(client, client.post(url(study, patient), {"scan_date": "2024-03-16", "files": [
+        SimpleUploadedFile(archive.name, archive.read_bytes())]}))
+    assert "Your 1 file (" in form and "is kept for a day; submit again without choosing it." in form
+    assert "you typed 2024-03-16" in form and 'value="2024-03-16"' in form
+    return held_token(form)
 
 
 def test_it_keeps_files_after_a_form_error(as_coordinator, study, patient, tmp_path):
     token = refused_with_files_kept(as_coordinator, study, patient, tmp_path)
     assert not ScanSession.objects.exists() and (held_root() / token).is_dir()
-    response = as_coordinator.post(url(study, patient), {"scan_date": "", "held": token})
+    response = ingested(as_coordinator, as_coordinator.post(url(study, patient), {"scan_date": "", "held": token}))
     scan = ScanSession.objects.get()
     assert response["Location"] == scan.get_absolute_url() and scan.scan_date == dt.date(2024, 3, 15)
     assert not (held_root() / token).exists()  # used once, then gone
 
 
-def test_a_second_form_error_keeps_the_same_files(as_coordinator, study, patient, tmp_path):
+def test_a_second_refusal_keeps_the_files_again(as_coordinator, study, patient, tmp_path):
     token = refused_with_files_kept(as_coordinator, study, patient, tmp_path)
-    body = as_coordinator.post(url(study, patient), {"scan_date": "2024-03-17", "held": token}).content.decode()
-    assert f'value="{token}"' in body and "you typed 2024-03-17" in body
-    assert (held_root() / token).is_dir()
+    form = correction_form(as_coordinator, as_coordinator.post(url(study, patient), {"scan_date": "2024-03-17",
+                                                                                     "held": token}))
+    assert "you typed 2024-03-17" in form and "Your 1 file (" in form
+    assert [p.name for p in held_root().iterdir()] == [held_token(form)]
 
 
 def test_held_files_serve_only_their_user_and_patient(client, as_coordinator, study, patient, tmp_path,
@@ -73,8 +92,9 @@ def test_held_files_older_than_a_day_are_deleted(as_coordinator, study, patient,
 
 def test_files_that_were_refused_themselves_are_not_kept(as_coordinator, study, patient, tmp_path):
     junk = SimpleUploadedFile("notes.txt", b"not an image")
-    body = as_coordinator.post(url(study, patient), {"scan_date": "", "files": [junk]}).content.decode()
-    assert "notes.txt" in body and "kept for a day" not in body
+    body = ingested(as_coordinator, as_coordinator.post(url(study, patient), {"scan_date": "", "files": [junk]}))
+    body = body.content.decode()
+    assert "notes.txt" in body and "kept for a day" not in body and "correction-link" not in body
     assert not any(held_root().iterdir())
 
 
@@ -86,7 +106,8 @@ def test_a_forged_token_finds_nothing(coordinator, patient):
 
 def test_the_page_counts_the_kept_files(as_coordinator, study, patient, tmp_path):
     files = [SimpleUploadedFile(p.name, p.read_bytes()) for p in nifti_files(tmp_path)]
-    body = as_coordinator.post(url(study, patient), {"scan_date": "2024-03-16", "files": files}).content.decode()
+    body = correction_form(as_coordinator, as_coordinator.post(url(study, patient), {"scan_date": "2024-03-16",
+                                                                                     "files": files}))
     assert f"Your {len(files)} files (" in body and "are kept for a day; submit again without choosing them." in body
 
 

@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from clinical.models import ScanSession
+from tests.conftest import ingested
 from tests.scan_data import ECHO_TIMES_S, dicom_zip, nifti_files
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
@@ -20,7 +21,7 @@ def as_upload(path: Path) -> SimpleUploadedFile:
 
 def upload(client, study, patient, files: list[Path], **fields):
     data = {"scan_date": "", "files": [as_upload(p) for p in files], **fields}  # the date is in the headers
-    return client.post(reverse("scan_upload", args=[study.pk, patient.pk]), data)
+    return ingested(client, client.post(reverse("scan_upload", args=[study.pk, patient.pk]), data))
 
 
 def stored_files(media: Path) -> list[Path]:

@@ -17,9 +17,10 @@ from django.urls import reverse
 
 from clinical.models import Patient, ScanSession
 from recon.models import RoiDefinition
-from tests.api.conftest import token_client
+from tests.api.conftest import token_client, waited_for
 from tests.recon_data import phantom, phantom_scan
 from tests.scan_data import nifti_files
+from tests.conftest import ingested
 
 ROOT = Path(__file__).resolve().parent.parent
 DAMAGED = "gre_e2_ph"
@@ -83,17 +84,17 @@ def test_the_page_refuses_a_damaged_nifti_by_name(coordinator, study, patient, t
     client = Client(raise_request_exception=False)
     client.force_login(coordinator)
     files = [SimpleUploadedFile(p.name, p.read_bytes()) for p in damaged_series(tmp_path, kind)]
-    response = client.post(reverse("scan_upload", args=[study.pk, patient.pk]),
-                           {"scan_date": "2024-03-05", "files": files})
+    response = ingested(client, client.post(reverse("scan_upload", args=[study.pk, patient.pk]),
+                                            {"scan_date": "2024-03-05", "files": files}))
     body = response.content.decode()
-    # A refused upload re-renders the form with the error, as every other refusal does.
+    # A refused ingest lists its reasons on its page, as every other refusal does.
     assert response.status_code == 200 and "errorlist" in body
-    assert f"{name}: {problem}; upload the file again. Nothing was saved." in body
+    assert f"{name}: {problem}; upload the file again." in body and "Nothing was saved." in body
     assert not ScanSession.objects.exists()
 
 
 @pytest.mark.django_db
-def test_it_answers_400_for_a_truncated_nifti(coordinator, patient, tmp_path, damage):
+def test_the_api_refuses_a_truncated_nifti_by_name(coordinator, patient, tmp_path, damage):
     kind, name, problem = damage
     api = token_client(coordinator)
     api.raise_request_exception = False
@@ -104,8 +105,9 @@ def test_it_answers_400_for_a_truncated_nifti(coordinator, patient, tmp_path, da
     finally:
         for handle in handles:
             handle.close()
-    assert response.status_code == 400 and response["Content-Type"] == "application/json"
-    assert response.json() == {"files": [f"{name}: {problem}; upload the file again. Nothing was saved."]}
+    refused = waited_for(api, response)
+    assert refused["status"] == "refused"
+    assert refused["errors"] == {"files": [f"{name}: {problem}; upload the file again."]}
     assert not ScanSession.objects.exists()
 
 
@@ -151,9 +153,9 @@ def test_a_nifti_cut_inside_its_header_is_refused_without_server_paths(coordinat
     target.write_bytes(target.read_bytes()[:100])
     client = Client(raise_request_exception=False)
     client.force_login(coordinator)
-    response = client.post(reverse("scan_upload", args=[study.pk, patient.pk]),
-                           {"scan_date": "2024-03-05", "files": [SimpleUploadedFile(p.name, p.read_bytes())
-                                                                 for p in files]})
+    response = ingested(client, client.post(
+        reverse("scan_upload", args=[study.pk, patient.pk]),
+        {"scan_date": "2024-03-05", "files": [SimpleUploadedFile(p.name, p.read_bytes()) for p in files]}))
     body = response.content.decode()
     assert response.status_code == 200
     assert f"{DAMAGED}.nii.gz: is not a readable NIfTI file (" in body and "upload the file dcm2niix wrote" in body

@@ -8,10 +8,11 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from clinical.models import Exam, Patient
+from clinical.models import Exam, Ingest, Patient
 from recon import rois
 from recon.models import RoiDefinition, RoiValue
 from tests.recon_data import phantom, phantom_scan
+from tests.conftest import run_ingests
 
 
 def token_client(user) -> APIClient:
@@ -33,13 +34,17 @@ def seeded(study, coordinator) -> dict:
     value = RoiValue.objects.create(roi=roi, run=run, mean_ppb=12.5, median_ppb=12.0, sd_ppb=3.0, q1_ppb=10.0,
                                     q3_ppb=15.0, p5_ppb=7.0, p95_ppb=18.0, voxels=int(np.sum(mask)),
                                     reference="whole-brain mean")
-    return {"study": study, "patient": patient, "exam": exam, "scan": scan, "run": run, "roi": roi, "value": value}
+    ingest = Ingest.objects.create(study=study, patient=patient, uploaded_by=coordinator, scan=scan,
+                                   status=Ingest.Status.STORED)
+    return {"study": study, "patient": patient, "exam": exam, "scan": scan, "run": run, "roi": roi, "value": value,
+            "ingest": ingest}
 
 
 def path_values(seeded: dict, path: str) -> dict[str, object]:
     """Path parameters for an API path of the seeded study (a new parameter name fails loudly)."""
     values = {"study_id": seeded["study"].pk, "patient_id": seeded["patient"].pk, "exam_id": seeded["exam"].pk,
               "scan_id": seeded["scan"].pk, "run_id": seeded["run"].pk, "roi_id": seeded["roi"].pk,
+              "ingest_uid": seeded["ingest"].uid,
               "kind": "chi" if "/runs/" in path else "magnitude"}
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     return {name: values[name] for name in names}
@@ -47,3 +52,22 @@ def path_values(seeded: dict, path: str) -> dict[str, object]:
 
 def url_of(seeded: dict, path: str) -> str:
     return path.format(**path_values(seeded, path))
+
+
+def waited_for(api, response) -> dict:
+    """What an API client following a scan upload's 202 ends with: the finished ingest."""
+    assert response.status_code == 202, response.json()
+    assert response["Location"].endswith(f"/ingests/{response.json()['id']}")
+    run_ingests()
+    finished = api.get(response["Location"])
+    assert finished.status_code == 200 and finished.json()["status"] in ("stored", "refused"), finished.json()
+    return finished.json()
+
+
+def stored_scan(api, response) -> dict:
+    """The scan a followed upload stored (what the synchronous 201 answered with)."""
+    ingest = waited_for(api, response)
+    assert ingest["status"] == "stored", ingest["errors"]
+    scan = api.get(ingest["scan_url"])
+    assert scan.status_code == 200
+    return scan.json()

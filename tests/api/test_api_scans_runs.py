@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from clinical.models import Patient, ScanSession
 from recon.models import ReconRun
-from tests.api.conftest import token_client
+from tests.api.conftest import stored_scan, token_client, waited_for
 from tests.scan_data import dicom_zip, nifti_files
 
 pytestmark = pytest.mark.django_db
@@ -29,8 +29,8 @@ def test_an_uploaded_scan_is_stored_and_queued(coordinator, patient, tmp_path):
     api = token_client(coordinator)
     with dicom_zip(tmp_path).open("rb") as archive:
         response = upload(api, patient, [archive], site="Ottawa")
-    assert response.status_code == 201, response.json()
-    scan = response.json()
+    assert response.json()["status"] == "received" and response.json()["patient"] == patient.pk
+    scan = stored_scan(api, response)
     assert scan["echo_times_ms"] == [5.0, 10.0, 15.0, 20.0] and scan["site"] == "Ottawa"
     assert scan["uploaded_by"] == coordinator.username
     assert ScanSession.history.get().history_user == coordinator  # audited like the page's uploads
@@ -47,42 +47,44 @@ def test_an_uploaded_scan_is_stored_and_queued(coordinator, patient, tmp_path):
 def test_nifti_files_with_sidecars_come_as_one_repeated_field(coordinator, patient, tmp_path):
     paths = nifti_files(tmp_path)
     handles = [path.open("rb") for path in paths]
+    api = token_client(coordinator)
     try:
-        response = upload(token_client(coordinator), patient, handles)
+        response = upload(api, patient, handles)
     finally:
         for handle in handles:
             handle.close()
-    assert len(paths) > 2 and response.status_code == 201, response.json()
-    assert response.json()["source_format"] == "nifti" and len(response.json()["echo_times_ms"]) == 4
+    scan = stored_scan(api, response)
+    assert len(paths) > 2 and scan["source_format"] == "nifti" and len(scan["echo_times_ms"]) == 4
 
 
 def test_a_bad_or_repeated_upload_names_the_files_and_saves_nothing(coordinator, patient, tmp_path):
     api = token_client(coordinator)
     (tmp_path / "notes.txt").write_text("not a scan")
     with (tmp_path / "notes.txt").open("rb") as junk:
-        response = upload(api, patient, [junk])
-    assert response.status_code == 400 and "Nothing was saved" in response.json()["files"][0]
+        refused = waited_for(api, upload(api, patient, [junk]))
+    assert refused["status"] == "refused" and "notes.txt" in refused["errors"]["files"][0]
     assert not ScanSession.objects.exists()
     archive = dicom_zip(tmp_path)
     with archive.open("rb") as first:
-        assert upload(api, patient, [first]).status_code == 201
+        scan = stored_scan(api, upload(api, patient, [first]))
     with archive.open("rb") as again:
-        response = upload(api, patient, [again])
-    assert response.status_code == 400 and "already uploaded" in response.json()["files"][0]
-    assert ScanSession.objects.count() == 1
+        refused = waited_for(api, upload(api, patient, [again]))
+    assert refused["status"] == "refused" and "already uploaded" in refused["errors"]["files"][0]
+    assert refused["duplicate_of"] == scan["id"] and ScanSession.objects.count() == 1
 
 
 def test_phase_in_degrees_is_refused_with_the_command_line_message(coordinator, patient, tmp_path):
     handles = [path.open("rb") for path in nifti_files(tmp_path, degrees=True)]
+    api = token_client(coordinator)
     try:
-        response = upload(token_client(coordinator), patient, handles)
+        refused = waited_for(api, upload(api, patient, handles))
     finally:
         for handle in handles:
             handle.close()
-    message = response.json()["files"][0]
-    assert response.status_code == 400
+    message = refused["errors"]["files"][0]
+    assert refused["status"] == "refused"
     assert message.startswith("gre_e4_ph.nii.gz: phase spans -179.996..179.968, which looks like degrees; ")
-    assert message.endswith("(-4096..4095). Nothing was saved.") and not ScanSession.objects.exists()
+    assert message.endswith("(-4096..4095).") and not ScanSession.objects.exists()
 
 
 def test_upload_form_rules_apply(coordinator, patient, tmp_path):
@@ -128,6 +130,9 @@ def test_unknown_run_parameters_are_refused(seeded, coordinator):
 
 def test_two_files_with_one_name_are_both_read(coordinator, patient):
     files = [SimpleUploadedFile("echo.nii", b"one"), SimpleUploadedFile("echo.nii", b"two")]
-    response = upload(token_client(coordinator), patient, files)
-    assert response.status_code == 400 and "two files with the same name" not in response.json()["files"][0]
-    assert "echo.nii" in response.json()["files"][0] and not ScanSession.objects.exists()
+    api = token_client(coordinator)
+    response = upload(api, patient, files)
+    assert [f["name"] for f in response.json()["files"]] == ["echo.nii", "2/echo.nii"]
+    refused = waited_for(api, response)
+    assert "two files with the same name" not in refused["errors"]["files"][0]
+    assert "echo.nii" in refused["errors"]["files"][0] and not ScanSession.objects.exists()

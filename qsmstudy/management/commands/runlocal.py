@@ -29,7 +29,7 @@ class Command(BaseCommand):
         created = self.ensure_local_login()
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "qsmstudy", "worker", "--loglevel=INFO",
-             "--queues=celery,recon", "--concurrency=1", "--beat"],  # embedded beat: the periodic sweep
+             "--queues=celery,ingest,recon", "--concurrency=1", "--beat"],  # embedded beat: the periodic sweep
             env=os.environ.copy(),
         )
         if os.environ.get("DEMO", "1") != "0":

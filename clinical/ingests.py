@@ -1,0 +1,236 @@
+"""Uploads as jobs: the request receives the files, a worker checks and stores them.
+
+:func:`receive` is what the upload page and the API call: it moves the received files under
+MEDIA_ROOT/.incoming/ingests/<uid>/files/ (the only place raw uploads live), records their sizes
+and SHA-256, saves an :class:`~clinical.models.Ingest` and sends the ``clinical.ingest`` task once
+that row is committed. :func:`perform` is the task's work: it runs :func:`clinical.scans.ingest`
+(the one check-and-store path) on the files and ends the ingest ``stored`` or ``refused``.
+
+Reliability follows the reconstruction runs (recon.jobs): a delivery claims the ingest with a token
+and keeps a heartbeat; a second delivery of a live ingest does nothing, a stale one is taken over,
+a finished one is left alone. The scan row and the ingest's "stored" are saved in one transaction,
+so a worker killed at any point leaves either no scan or a stored ingest, never both half-way.
+Lost messages (a broker outage at the send, a Redis restarted empty) are re-sent by the sweep.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .dispatch import send_now, send_on_commit
+from .forms import ScanUploadForm
+from .held import HeldUpload
+from .models import Ingest, Patient, ScanSession
+from .scans import IngestRefused, ingest, save_uploads
+
+
+def receive(patient: Patient, fields: dict, files: Sequence[UploadedFile | Path], names: Sequence[str] | None,
+            user, *, reconstruction: dict | None = None) -> Ingest:
+    """Take the files of one upload (uploaded, or on disk under MEDIA_ROOT/.incoming), queue the ingest.
+
+    Parameters
+    ----------
+    patient : Patient
+        Whose scan it is.
+    fields : dict
+        The upload form's typed fields (scan_date, site, field_strength_t) as strings; the worker checks them.
+    files : sequence of UploadedFile or Path
+        Uploaded files (moved from Django's temporary files) or files already received (moved).
+    names : sequence of str, optional
+        The files' relative names (a chosen folder's paths); the uploads' own names otherwise.
+    user : User
+        Who uploads.
+    reconstruction : dict, optional
+        Parameters of the first reconstruction.
+
+    Raises
+    ------
+    IngestRefused
+        When the typed fields are wrong (checked now, as the form does, so the answer is immediate).
+    """
+    typed = {name: "" if value is None else str(value) for name, value in fields.items()}
+    form = ScanUploadForm(typed, patient=patient)
+    if not form.is_valid():
+        raise IngestRefused(form.errors)
+    ingest_row = Ingest(study=patient.study, patient=patient, uploaded_by=user, reconstruction=reconstruction,
+                        fields=typed)
+    target = ingest_row.folder / "files"
+    try:
+        paths = save_uploads(files, target, names)
+        ingest_row.files = [{"name": path.relative_to(target).as_posix(), "bytes": path.stat().st_size,
+                             "sha256": _sha256(path)} for path in paths]
+        with transaction.atomic():
+            ingest_row.save()
+            send_on_commit(_task(), ingest_row.pk)
+    except BaseException:
+        shutil.rmtree(ingest_row.folder, ignore_errors=True)
+        raise
+    return ingest_row
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _task():
+    from .tasks import ingest_task  # the task module imports this one
+
+    return ingest_task
+
+
+@dataclass(frozen=True)
+class Claim:
+    ingest_id: int
+    token: uuid.UUID
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=settings.RECON_STALE_AFTER_SECONDS)
+
+
+def claim(ingest_id: int) -> Claim | str:
+    """Take the ingest for this delivery, or say why not: "missing", "finished", "busy" (a live worker has it)."""
+    with transaction.atomic():
+        row = Ingest.objects.select_for_update().filter(pk=ingest_id).first()
+        if row is None:
+            return "missing"
+        if row.finished:
+            return "finished"
+        now = timezone.now()
+        if row.status == Ingest.Status.CHECKING and row.heartbeat_at and now - row.heartbeat_at < stale_after():
+            return "busy"
+        row.claim, row.status, row.stage = uuid.uuid4(), Ingest.Status.CHECKING, "checking the files"
+        row.attempts += 1
+        row.started_at = row.started_at or now
+        row.heartbeat_at = now
+        row.save(update_fields=["claim", "status", "stage", "attempts", "started_at", "heartbeat_at"])
+        return Claim(row.pk, row.claim)
+
+
+def _holding(claim: Claim):
+    return Ingest.objects.filter(pk=claim.ingest_id, claim=claim.token, status=Ingest.Status.CHECKING)
+
+
+class Heartbeat(threading.Thread):
+    """Touches heartbeat_at while the ingest runs, so a live one is never taken over."""
+
+    def __init__(self, claim: Claim) -> None:
+        super().__init__(daemon=True)
+        self.claim, self.stopped = claim, threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(settings.RECON_HEARTBEAT_SECONDS):
+            _holding(self.claim).update(heartbeat_at=timezone.now())
+        connection.close()  # this thread's own connection
+
+
+class TakenOver(Exception):
+    """Another delivery took the ingest over (this one's heartbeat had gone stale)."""
+
+
+def perform(claim: Claim) -> Ingest:
+    """Check and store a claimed ingest's files; end it stored or refused. Transient errors propagate."""
+    row = Ingest.objects.select_related("patient__study", "uploaded_by").get(pk=claim.ingest_id)
+    paths = sorted(p for p in (row.folder / "files").rglob("*") if p.is_file())
+    if not paths:
+        _refuse(claim, {"files": ["The received files are gone from the server (removed before they were checked); "
+                                  "upload them again."]})
+        return Ingest.objects.get(pk=row.pk)
+
+    def stored(scan: ScanSession) -> None:  # inside the transaction that saves the scan
+        if not _holding(claim).update(status=Ingest.Status.STORED, stage="stored", scan=scan, finished_at=timezone.now()):
+            raise TakenOver(f"ingest {row.pk} was taken over before it was stored")
+
+    def progress(stage: str) -> None:
+        _holding(claim).update(stage=stage, heartbeat_at=timezone.now())
+
+    try:
+        ingest(row.patient, row.fields, paths, row.uploaded_by, reconstruction=row.reconstruction,
+               stored=stored, progress=progress)
+    except IngestRefused as exc:
+        held = ""
+        if exc.files_were_fine and row.uploaded_by:
+            held = HeldUpload.adopt(row.folder / "files", row.uploaded_by, row.patient).token
+        _refuse(claim, exc.errors, held=held, duplicate=exc.duplicate)
+    shutil.rmtree(row.folder, ignore_errors=True)
+    return Ingest.objects.get(pk=row.pk)
+
+
+def _refuse(claim: Claim, errors: dict, held: str = "", duplicate: ScanSession | None = None) -> None:
+    _holding(claim).update(status=Ingest.Status.REFUSED, stage="refused", errors=errors, held=held,
+                           duplicate_of=duplicate, finished_at=timezone.now())
+
+
+def give_up(ingest_id: int, message: str) -> None:
+    """End an ingest that cannot be done (retries exhausted), removing its files."""
+    row = Ingest.objects.filter(pk=ingest_id).exclude(status__in=Ingest.FINISHED).first()
+    if row is None:
+        return
+    Ingest.objects.filter(pk=row.pk).update(status=Ingest.Status.REFUSED, stage="refused",
+                                            errors={"files": [message]}, finished_at=timezone.now())
+    shutil.rmtree(row.folder, ignore_errors=True)
+
+
+def release(claim: Claim) -> None:
+    """Give a claimed ingest back to the queue (before a retry after a transient failure)."""
+    _holding(claim).update(status=Ingest.Status.RECEIVED, claim=None, heartbeat_at=None, stage="waiting to retry")
+
+
+def resend_lost(received_before=None, only_stale: bool = False) -> list[int]:
+    """Send again ingests whose message may be lost: received (before ``received_before``, if given) or
+    checking (only with a stale heartbeat if ``only_stale``). Duplicates are harmless (see :func:`claim`)."""
+    received = Q(status=Ingest.Status.RECEIVED)
+    if received_before is not None:
+        received &= Q(created_at__lt=received_before)
+    checking = Q(status=Ingest.Status.CHECKING)
+    if only_stale:
+        checking &= Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=timezone.now() - stale_after())
+    ids = Ingest.objects.filter(received | checking).order_by("pk").values_list("pk", flat=True)
+    return [pk for pk in ids if send_now(_task(), pk)]
+
+
+def remove_leftovers(older_than_s: float) -> int:
+    """Delete ingest folders a killed process left: those of finished ingests, and those without a row
+    (a request killed while receiving) untouched for ``older_than_s``; return how many."""
+    root = Path(settings.MEDIA_ROOT) / ".incoming" / "ingests"
+    folders = list(root.iterdir()) if root.is_dir() else []
+    if not folders:
+        return 0
+    rows = dict(Ingest.objects.values_list("uid", "status"))
+    removed = 0
+    for folder in folders:
+        status = rows.get(_uuid(folder.name))
+        if status in Ingest.FINISHED or (status is None and _older_than(folder, older_than_s)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _uuid(name: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(name)
+    except ValueError:
+        return None
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return timezone.now().timestamp() - path.stat().st_mtime > seconds
+    except FileNotFoundError:
+        return False
