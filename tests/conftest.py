@@ -212,6 +212,12 @@ def api_ingested(client, response):
     return client.get(response["Location"])
 
 
+def finish_ingest(page) -> None:
+    """After an upload's submit: on the ingest's page, do the ingest worker's part; the page moves on by itself."""
+    page.wait_for_selector("#ingest")
+    run_ingests()
+
+
 def purge_queues() -> None:
     """Drop messages left in the test broker by earlier runs, so a worker sees only this test's tasks."""
     from qsmstudy.celery import app

@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 
 from clinical.models import Patient, ScanSession
-from tests.conftest import log_in, screenshot
+from tests.conftest import finish_ingest, log_in, screenshot
 from tests.scan_data import dicom_folder
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,6 +20,7 @@ def test_a_coordinator_uploads_a_dicom_folder_without_typing_the_date(page, coor
     assert "exam-0/series-IM005/IM_00" in page.locator("#chosen").inner_text()  # paths inside the folder
     screenshot(page, "scan-upload-folder")
     page.get_by_role("button", name="Upload and check").click()
+    finish_ingest(page)
     page.wait_for_selector("#scan-facts")
     facts = page.locator("#scan-facts").inner_text()
     assert "2024-03-15 10:15:30 (from the headers)" in facts

@@ -1,10 +1,10 @@
-"""In headless Chromium: upload a DICOM zip through the form and see the scan page."""
+"""In headless Chromium: upload a DICOM zip through the form, follow its ingest, and see the scan page."""
 import datetime as dt
 
 import pytest
 
 from clinical.models import Patient, ScanSession
-from tests.conftest import loaded_image_width, log_in, screenshot
+from tests.conftest import loaded_image_width, log_in, run_ingests, screenshot
 from tests.scan_data import dicom_zip
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -21,6 +21,11 @@ def test_a_coordinator_uploads_a_scan(page, coordinator, study, tmp_path, settin
     page.set_input_files("#id_files", [str(dicom_zip(tmp_path))])
     screenshot(page, "scan-upload-form")
     page.get_by_role("button", name="Upload and check").click()
+    page.wait_for_selector("#ingest")
+    assert page.locator("#ingest-status").inner_text() == "received, waiting for a worker"
+    assert "series.zip" in page.locator("h1").inner_text()
+    screenshot(page, "scan-ingest-waiting")
+    run_ingests()  # what the ingest worker does; the page polls and moves on to the scan by itself
     page.wait_for_selector("#scan-facts")
     facts = page.locator("#scan-facts").inner_text()
     assert "5.0, 10.0, 15.0, 20.0 ms (4 echoes)" in facts

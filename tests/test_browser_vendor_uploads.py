@@ -5,7 +5,7 @@ import pytest
 
 from clinical.models import Patient, ScanSession
 from clinical.scanio.synthetic_vendors import write_vendor_series
-from tests.conftest import log_in
+from tests.conftest import finish_ingest, log_in
 from tests.scanio.conftest import axial_affine, make_truth
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -33,6 +33,7 @@ def test_a_coordinator_uploads_each_vendors_export(page, coordinator, study, tmp
     page.get_by_role("link", name="Upload scan").click()
     page.set_input_files("#id_folder", str(export))
     page.get_by_role("button", name="Upload and check").click()
+    finish_ingest(page)
     page.wait_for_selector("#scan-facts")
     facts = page.locator("#scan-facts").inner_text()
     assert "2023-11-07 08:42:05 (from the headers)" in facts and VENDORS[flavour] in facts
