@@ -22,7 +22,7 @@ from clinical.ingests import receive
 from clinical.scans import IngestRefused, declared_too_large, too_large_message
 from dashboard.analysis import analyse
 from dashboard.dataset import build_dataset
-from recon import jobs, rois
+from recon import jobs, rois, tasks
 from recon.models import ReconRun, RoiDefinition, RoiValue
 from recon.roi_forms import SphereForm
 
@@ -240,7 +240,7 @@ class RunViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         start = s.RunStartSerializer(data=request.data, context=self.get_serializer_context())
         start.is_valid(raise_exception=True)
         params = dict(start.validated_data)
-        run = jobs.queue_run(params.pop("scan"), params, user=request.user)
+        run = tasks.queue_run(params.pop("scan"), params, user=request.user)
         return Response(self.get_serializer(run).data, status=status.HTTP_201_CREATED)
 
     def _act(self, done: bool, run: ReconRun, what: str) -> Response:
@@ -260,16 +260,13 @@ class RunViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     def retry(self, request, study_id: int, run_id: int) -> Response:
         """Send a failed or cancelled run again, with the same parameters."""
         run = self.get_object()
-        return self._act(jobs.retry(run), run, "retried")
+        return self._act(tasks.retry(run), run, "retried")
 
     @extend_schema(request=None, responses={200: s.RunSerializer, 409: CONFLICT}, filters=False)
     def make_current(self, request, study_id: int, run_id: int) -> Response:
         """Use this succeeded run for the scan's ROI values and the analysis."""
         run = self.get_object()
-        succeeded = run.status == ReconRun.Status.SUCCEEDED
-        if succeeded:
-            jobs.make_current(run)
-        return self._act(succeeded, run, "made current")
+        return self._act(tasks.make_current(run), run, "made current")
 
     @extend_schema(responses=DOWNLOAD, filters=False, parameters=[kind_parameter(RUN_FILES)])
     def file(self, request, study_id: int, run_id: int, kind: str) -> FileResponse:

@@ -35,6 +35,8 @@ from .held import HeldUpload
 from .models import Ingest, Patient, ScanSession
 from .scans import IngestRefused, ingest, save_uploads
 
+TASK = "clinical.ingest"  # clinical.tasks.ingest_task
+
 
 def receive(patient: Patient, fields: dict, files: Sequence[UploadedFile | Path], names: Sequence[str] | None,
             user, *, reconstruction: dict | None = None) -> Ingest:
@@ -73,7 +75,7 @@ def receive(patient: Patient, fields: dict, files: Sequence[UploadedFile | Path]
                              "sha256": _sha256(path)} for path in paths]
         with transaction.atomic():
             ingest_row.save()
-            send_on_commit(_task(), ingest_row.pk)
+            send_on_commit(TASK, ingest_row.pk)
     except BaseException:
         shutil.rmtree(ingest_row.folder, ignore_errors=True)
         raise
@@ -86,12 +88,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _task():
-    from .tasks import ingest_task  # the task module imports this one
-
-    return ingest_task
 
 
 @dataclass(frozen=True)
@@ -202,7 +198,7 @@ def resend_lost(received_before=None, only_stale: bool = False) -> list[int]:
     if only_stale:
         checking &= Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=timezone.now() - stale_after())
     ids = Ingest.objects.filter(received | checking).order_by("pk").values_list("pk", flat=True)
-    return [pk for pk in ids if send_now(_task(), pk)]
+    return [pk for pk in ids if send_now(TASK, pk)]
 
 
 def remove_leftovers(older_than_s: float) -> int:

@@ -9,8 +9,7 @@ class ReconConfig(AppConfig):
         from clinical.panels import register_patient_panel, register_scan_panel, register_study_link
         from clinical.scans import register_scan_stored
 
-        from . import tasks  # noqa: F401  (registers the tasks and the worker_ready hook)
-        from .jobs import queue_first_run
+        from .tasks import queue_first_run  # importing tasks also registers them and the worker_ready hook
         from .views import patient_rois_panel, rois_panel, runs_panel
 
         register_scan_stored(queue_first_run)

@@ -1,10 +1,13 @@
-"""Running reconstructions reliably: claim, heartbeat, cancel, write-then-move, one result.
+"""A run's database state: claim, heartbeat, progress, publish, fail, cancel; and its work.
 
 A run is claimed by one delivery of its task at a time (a token stored on the row).
 A worker killed mid-run stops its heartbeat; any later delivery (Redis redelivery,
 or the requeue a restarting worker does) finds the heartbeat stale and takes over.
 Outputs are written to a temporary folder named after the claim and moved into place
 only by the claim holder, in the same transaction that marks the run succeeded.
+
+Nothing here sends a task: queueing, retrying, chaining the ROI measurement and the sweep's
+re-sending are the orchestration in recon.tasks, which imports this module and not the reverse.
 """
 from __future__ import annotations
 
@@ -16,9 +19,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from clinical.dispatch import send_now, send_on_commit
 from .models import ReconRun
 from .previews import symmetric_limit, write_chi_preview
 from qsm import InputError, __version__, load_inputs, reconstruct, save_outputs
@@ -144,20 +147,6 @@ def _publish(claim: Claim, staging, outputs: dict, timings: dict, sources: dict,
         run.save()
         if not ReconRun.objects.filter(scan=run.scan, is_current=True).exists():
             run.make_current()
-        _measure_after_commit(run)
-
-
-def _measure_after_commit(run: ReconRun) -> None:
-    """The task chain: a succeeded run's ROI values follow it (see recon.tasks.measure_rois_task)."""
-    from .tasks import measure_rois_task
-
-    send_on_commit(measure_rois_task, run.pk)
-
-
-def make_current(run: ReconRun) -> None:
-    """Use this run for analysis; its ROI values are (re)computed."""
-    run.make_current()
-    _measure_after_commit(run)
 
 
 def _input_digests(sources: dict) -> dict[str, str]:
@@ -182,18 +171,9 @@ def release(claim: Claim) -> None:
     _holding(claim).update(status=ReconRun.Status.QUEUED, claim=None, heartbeat_at=None, stage="waiting to retry")
 
 
-def queue_run(scan, params: dict | None = None, user=None) -> ReconRun:
-    """Create a run and send its task once the surrounding transaction commits."""
-    from .tasks import reconstruct_task
-
-    run = ReconRun.objects.create(scan=scan, params={**DEFAULT_PARAMS, **(params or {})}, created_by=user)
-    send_on_commit(reconstruct_task, run.pk)
-    return run
-
-
-def queue_first_run(scan, params: dict | None, user) -> ReconRun:
-    """Every newly stored scan is reconstructed: with the ingest's parameters, or the defaults."""
-    return queue_run(scan, params, user=user)
+def create_run(scan, params: dict | None = None, user=None) -> ReconRun:
+    """A queued run of the scan with the given parameters over the defaults (recon.tasks sends it)."""
+    return ReconRun.objects.create(scan=scan, params={**DEFAULT_PARAMS, **(params or {})}, created_by=user)
 
 
 def cancel(run: ReconRun) -> bool:
@@ -205,25 +185,18 @@ def cancel(run: ReconRun) -> bool:
     )
 
 
-def retry(run: ReconRun) -> bool:
-    """Send a failed or cancelled run again (same parameters, same row)."""
-    from .tasks import reconstruct_task
-
-    updated = ReconRun.objects.filter(pk=run.pk, status__in=[ReconRun.Status.FAILED, ReconRun.Status.CANCELLED]).update(
+def reset_for_retry(run: ReconRun) -> bool:
+    """Put a failed or cancelled run back in the queue (same parameters, same row); False for other runs."""
+    return bool(ReconRun.objects.filter(pk=run.pk, status__in=[ReconRun.Status.FAILED, ReconRun.Status.CANCELLED]).update(
         status=ReconRun.Status.QUEUED, error="", stage="", percent=0, claim=None, heartbeat_at=None,
         started_at=None, finished_at=None,
-    )
-    if updated:
-        send_on_commit(reconstruct_task, run.pk)
-    return bool(updated)
+    ))
 
 
 def resend_candidates(queued_before=None, only_stale: bool = False) -> list[int]:
     """Runs whose task may have been lost: queued (before ``queued_before``, if given) or running
     (only those with a stale heartbeat if ``only_stale``). The task's claim is idempotent, so a
     second message for a run is harmless: a live run answers "busy" and a finished one is left alone."""
-    from django.db.models import Q
-
     queued = Q(status=ReconRun.Status.QUEUED)
     if queued_before is not None:
         queued &= Q(created_at__lt=queued_before)
@@ -231,11 +204,3 @@ def resend_candidates(queued_before=None, only_stale: bool = False) -> list[int]
     if only_stale:
         running &= Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=timezone.now() - stale_after())
     return list(ReconRun.objects.filter(queued | running).order_by("pk").values_list("pk", flat=True))
-
-
-def requeue_orphans(queued_before=None, only_stale: bool = False) -> list[int]:
-    """Send again every run that is queued or whose worker stopped beating (when a worker starts, and
-    from the sweep); return the ids sent. With the broker down nothing is sent: the next sweep tries."""
-    from .tasks import reconstruct_task
-
-    return [run_id for run_id in resend_candidates(queued_before, only_stale) if send_now(reconstruct_task, run_id)]

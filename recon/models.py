@@ -17,6 +17,16 @@ MASK_SOURCES = {"magnitude": "from the magnitude (automatic)"}
 REFERENCES = {"brain": "whole-brain mean"}
 
 
+class ReconRunQuerySet(models.QuerySet):
+    def succeeded(self) -> "ReconRunQuerySet":
+        """The runs with outputs: the only ones that can be current, measured or downloaded."""
+        return self.filter(status=ReconRun.Status.SUCCEEDED)
+
+    def current(self) -> "ReconRunQuerySet":
+        """The run of each scan that its ROI values and the analysis use."""
+        return self.succeeded().filter(is_current=True)
+
+
 class ReconRun(models.Model):
     """A QSM reconstruction of one scan with one parameter set.
 
@@ -57,6 +67,8 @@ class ReconRun(models.Model):
     started_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)
 
+    objects = ReconRunQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -95,17 +107,21 @@ class ReconRun(models.Model):
         )
 
     @transaction.atomic
-    def make_current(self) -> None:
+    def make_current(self) -> bool:
         """Make this the run the scan's ROI values and the analysis use; the scan's other runs stop being current.
 
-        Calls for runs of one scan take turns on a lock of the scan's row: unserialised, two
-        could each clear the current run and then both set their own, and the second would
-        break the constraint ``one_current_run_per_scan`` (a 500).  The last call wins.
+        Only a succeeded run can be current: False (and nothing changed) for any other. Calls for
+        runs of one scan take turns on a lock of the scan's row: unserialised, two could each clear
+        the current run and then both set their own, and the second would break the constraint
+        ``one_current_run_per_scan`` (a 500).  The last call wins.
         """
         ScanSession.objects.select_for_update().only("pk").get(pk=self.scan_id)
+        if not ReconRun.objects.succeeded().filter(pk=self.pk).exists():
+            return False
         ReconRun.objects.filter(scan=self.scan_id, is_current=True).exclude(pk=self.pk).update(is_current=False)
         ReconRun.objects.filter(pk=self.pk).update(is_current=True)
         self.is_current = True
+        return True
 
     @property
     def stage_text(self) -> str:

@@ -152,11 +152,10 @@ def save_rois(scan: ScanSession, masks: dict[str, np.ndarray], source: str, deta
 
 
 def queue_measurement_of_current(scan: ScanSession) -> None:
-    from .tasks import measure_rois_task
-
-    run = ReconRun.objects.filter(scan=scan, is_current=True, status=ReconRun.Status.SUCCEEDED).first()
+    """Changed ROIs are measured again on the scan's current run (recon.tasks.measure_rois_task)."""
+    run = ReconRun.objects.current().filter(scan=scan).first()
     if run is not None:
-        send_on_commit(measure_rois_task, run.pk)
+        send_on_commit("recon.measure_rois", run.pk)
 
 
 def measure(run: ReconRun) -> list[RoiValue]:

@@ -24,6 +24,8 @@ from clinical import ingests
 from clinical.held import remove_expired as remove_expired_held
 from clinical.scans import remove_incoming_leftovers, remove_untouched
 
+from clinical.dispatch import send_now
+
 from . import jobs
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,13 @@ class Swept:
                 f"{self.staging} staging, {self.held} held leftovers")
 
 
+def requeue_orphans(queued_before=None, only_stale: bool = False) -> list[int]:
+    """Send again every run that is queued or whose worker stopped beating; return the ids sent.
+    With the broker down nothing is sent: the next sweep tries."""
+    return [run_id for run_id in jobs.resend_candidates(queued_before, only_stale)
+            if send_now("recon.reconstruct", run_id)]
+
+
 def staging_root() -> Path:
     return Path(settings.MEDIA_ROOT) / "recon"
 
@@ -56,11 +65,11 @@ def sweep(worker_start: bool = False) -> Swept:
     sent (a dead worker's run may still look alive); otherwise only old queued and stale running ones."""
     swept = Swept()
     if worker_start:
-        swept.resent = jobs.requeue_orphans()
+        swept.resent = requeue_orphans()
         swept.ingests = ingests.resend_lost()
     else:
         before = timezone.now() - timedelta(seconds=settings.SWEEP_RESEND_AFTER)
-        swept.resent = jobs.requeue_orphans(queued_before=before, only_stale=True)
+        swept.resent = requeue_orphans(queued_before=before, only_stale=True)
         swept.ingests = ingests.resend_lost(received_before=before, only_stale=True)
     swept.incoming = remove_incoming_leftovers(settings.SWEEP_LEFTOVERS_AFTER) + ingests.remove_leftovers(
         settings.SWEEP_LEFTOVERS_AFTER)

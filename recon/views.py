@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clinical.access import membership_or_404
 from clinical.models import Membership, ScanSession
 
-from . import jobs, rois
+from . import jobs, rois, tasks
 from .forms import RunForm
 from .models import ReconRun, RoiDefinition, RoiValue
 from .previews import symmetric_limit
@@ -67,7 +67,7 @@ def run_new(request: HttpRequest, study_id: int, scan_id: int) -> HttpResponse:
     scan = get_object_or_404(ScanSession, pk=scan_id, study=membership.study)
     form = RunForm(request.POST)
     if form.is_valid():
-        run = jobs.queue_run(scan, form.cleaned_data, user=request.user)
+        run = tasks.queue_run(scan, form.cleaned_data, user=request.user)
         messages.success(request, f"Run {run.pk} queued ({run.describe_params()}).")
     else:
         messages.error(request, "Choose the inversion, background removal and reference from the lists.")
@@ -81,10 +81,9 @@ def run_action(request: HttpRequest, study_id: int, run_id: int, action: str) ->
     if action == "cancel":
         done = jobs.cancel(run)
     elif action == "retry":
-        done = jobs.retry(run)
-    elif action == "make-current" and run.status == ReconRun.Status.SUCCEEDED:
-        jobs.make_current(run)
-        done = True
+        done = tasks.retry(run)
+    elif action == "make-current":
+        done = tasks.make_current(run)
     else:
         raise Http404("No such action.")
     if done:
@@ -186,7 +185,7 @@ def roi_sphere(request: HttpRequest, study_id: int, scan_id: int) -> HttpRespons
 def viewer(request: HttpRequest, study_id: int, scan_id: int) -> HttpResponse:
     membership = membership_or_404(request, study_id)
     scan = _scan(membership, scan_id)
-    current = ReconRun.objects.filter(scan=scan, is_current=True, status=ReconRun.Status.SUCCEEDED).first()
+    current = ReconRun.objects.current().filter(scan=scan).first()
     config = {
         "background": reverse("viewer_background", args=[study_id, scan.pk]),
         "chi": reverse("run_file", args=[study_id, current.pk, "chi"]) if current else None,

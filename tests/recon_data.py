@@ -10,7 +10,7 @@ import nibabel as nib
 import numpy as np
 
 from clinical.models import ScanSession
-from recon import jobs
+from recon import jobs, tasks
 from qsm.phantom import HeadPhantom, simulate_head
 
 SMALL = {"voxel_size_mm": 3.0, "matrix": (48, 56, 52), "te_ms": (4.0, 10.0, 16.0, 22.0)}
@@ -38,7 +38,7 @@ def phantom_scan(patient, size: str = "small", *, seed: int = 0, field_strength_
     nib.save(nib.Nifti1Image(head.magnitude, head.affine), scan.path("magnitude"))
     nib.save(nib.Nifti1Image(phase.astype(np.float32), head.affine), scan.path("phase"))
     scan.save()
-    jobs.queue_first_run(scan, None, None)  # as clinical.scans.ingest hands every stored scan on
+    tasks.queue_first_run(scan, None, None)  # as clinical.scans.ingest hands every stored scan on
     return scan
 
 

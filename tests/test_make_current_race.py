@@ -15,7 +15,6 @@ from django.test import Client
 from django.urls import reverse
 
 from clinical.models import Patient
-from recon import tasks
 from recon.models import ReconRun
 from tests.api.conftest import token_client
 from tests.recon_data import phantom_scan
@@ -37,12 +36,6 @@ def runs(study, settings, tmp_path) -> list[ReconRun]:
     patient = Patient.objects.create(study=study, code="ALS-001", diagnosis="ALS", onset_month=dt.date(2022, 1, 1))
     scan = phantom_scan(patient)
     return [ReconRun.objects.create(scan=scan, params={}, status=ReconRun.Status.SUCCEEDED) for _ in range(RUNS)]
-
-
-@pytest.fixture(autouse=True)
-def no_broker(monkeypatch):
-    """The ROI measurement queued after each change is not what is tested here."""
-    monkeypatch.setattr(tasks.measure_rois_task, "delay", lambda run_id: None)
 
 
 def page_request(user, run: ReconRun):

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from clinical.models import Patient
-from recon import jobs
+from recon import jobs, tasks
 from recon.models import ReconRun
 from tests.recon_data import phantom_scan
 
@@ -74,7 +74,7 @@ def test_one_current_run_per_scan(run):
 
 
 def test_a_busy_run_is_not_taken_over_but_a_stale_one_is(run):
-    jobs.retry(run)
+    tasks.retry(run)
     first = jobs.claim(run.pk)
     assert isinstance(first, jobs.Claim)
     assert jobs.claim(run.pk) == "busy"
@@ -88,7 +88,7 @@ def test_a_busy_run_is_not_taken_over_but_a_stale_one_is(run):
 
 
 def test_every_stage_change_is_stored_even_in_quick_succession(run):
-    jobs.retry(run)
+    tasks.retry(run)
     claim = jobs.claim(run.pk)
     report = jobs.ProgressReporter(claim)
     for stage, fraction in [("mask", 0.0), ("mask", 0.01), ("unwrap", 0.05)]:

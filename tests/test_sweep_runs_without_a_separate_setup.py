@@ -30,4 +30,4 @@ def test_manage_py_sweep_runs_it(db, media):
     (media / ".incoming").mkdir(parents=True)
     out = io.StringIO()
     call_command("sweep", stdout=out)
-    assert out.getvalue().startswith("sweep: resent runs none; removed 0 incoming")
+    assert out.getvalue().startswith("sweep: resent runs none, ingests none; removed 0 incoming")
