@@ -208,6 +208,11 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    def unstored_uploads(self):
+        """This week's uploads that are still being checked or were refused (stored ones are its scans)."""
+        since = timezone.now() - dt.timedelta(days=7)
+        return self.ingests.exclude(status=Ingest.Status.STORED).filter(created_at__gte=since)
+
     def get_absolute_url(self) -> str:
         return reverse("patient", args=[self.study_id, self.pk])
 

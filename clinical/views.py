@@ -69,7 +69,7 @@ def patient(request: HttpRequest, study_id: int, patient_id: int) -> HttpRespons
         request,
         "clinical/patient.html",
         {"study": membership.study, "membership": membership, "patient": patient,
-         "exams": patient.exams.all(), "audit": audit_trail(patient),
+         "exams": patient.exams.all(), "audit": audit_trail(patient), "uploads": patient.unstored_uploads(),
          "panels": patient_panels(request, patient, membership)},
     )
 

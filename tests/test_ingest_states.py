@@ -98,3 +98,11 @@ def test_raw_uploads_are_streamed_into_the_incoming_folder_not_tmp(settings, med
     assert path.parent == media / ".incoming" / "tmp" and path.read_bytes() == b"raw header"
     received.close()
     assert not path.exists()
+
+
+def test_the_patient_page_lists_uploads_not_stored_yet(as_coordinator, study, patient, tmp_path):
+    ingest = received(as_coordinator, study, patient, tmp_path)
+    page = as_coordinator.get(patient.get_absolute_url()).content.decode()
+    assert ingest.get_absolute_url() in page and "received, waiting for a worker" in page
+    ingest_task.apply(args=[ingest.pk])
+    assert ingest.get_absolute_url() not in as_coordinator.get(patient.get_absolute_url()).content.decode()
