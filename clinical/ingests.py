@@ -14,26 +14,22 @@ Lost messages (a broker outage at the send, a Redis restarted empty) are re-sent
 """
 from __future__ import annotations
 
-import hashlib
 import shutil
-import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 
+from .claims import Claim, Heartbeat, claim_row, held_by, unfinished
 from .dispatch import send_now, send_on_commit
 from .forms import ScanUploadForm
 from .held import HeldUpload
 from .models import Ingest, Patient, ScanSession
-from .scans import IngestRefused, ingest, save_uploads
+from .scans import IngestRefused, ingest, save_uploads, sha256_of
 
 TASK = "clinical.ingest"  # clinical.tasks.ingest_task
 
@@ -72,7 +68,7 @@ def receive(patient: Patient, fields: dict, files: Sequence[UploadedFile | Path]
     try:
         paths = save_uploads(files, target, names)
         ingest_row.files = [{"name": path.relative_to(target).as_posix(), "bytes": path.stat().st_size,
-                             "sha256": _sha256(path)} for path in paths]
+                             "sha256": sha256_of(path)} for path in paths]
         with transaction.atomic():
             ingest_row.save()
             send_on_commit(TASK, ingest_row.pk)
@@ -82,58 +78,17 @@ def receive(patient: Patient, fields: dict, files: Sequence[UploadedFile | Path]
     return ingest_row
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class Claim:
-    ingest_id: int
-    token: uuid.UUID
-
-
-def stale_after() -> timedelta:
-    return timedelta(seconds=settings.RECON_STALE_AFTER_SECONDS)
-
-
 def claim(ingest_id: int) -> Claim | str:
     """Take the ingest for this delivery, or say why not: "missing", "finished", "busy" (a live worker has it)."""
-    with transaction.atomic():
-        row = Ingest.objects.select_for_update().filter(pk=ingest_id).first()
-        if row is None:
-            return "missing"
-        if row.finished:
-            return "finished"
-        now = timezone.now()
-        if row.status == Ingest.Status.CHECKING and row.heartbeat_at and now - row.heartbeat_at < stale_after():
-            return "busy"
-        row.claim, row.status, row.stage = uuid.uuid4(), Ingest.Status.CHECKING, "checking the files"
-        row.attempts += 1
-        row.started_at = row.started_at or now
-        row.heartbeat_at = now
-        row.save(update_fields=["claim", "status", "stage", "attempts", "started_at", "heartbeat_at"])
-        return Claim(row.pk, row.claim)
+    return claim_row(Ingest, ingest_id, Ingest.Status.CHECKING, stage="checking the files")
 
 
 def _holding(claim: Claim):
-    return Ingest.objects.filter(pk=claim.ingest_id, claim=claim.token, status=Ingest.Status.CHECKING)
+    return held_by(Ingest, claim, Ingest.Status.CHECKING)
 
 
-class Heartbeat(threading.Thread):
-    """Touches heartbeat_at while the ingest runs, so a live one is never taken over."""
-
-    def __init__(self, claim: Claim) -> None:
-        super().__init__(daemon=True)
-        self.claim, self.stopped = claim, threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.wait(settings.RECON_HEARTBEAT_SECONDS):
-            _holding(self.claim).update(heartbeat_at=timezone.now())
-        connection.close()  # this thread's own connection
+def heartbeat(claim: Claim) -> Heartbeat:
+    return Heartbeat(lambda: _holding(claim))
 
 
 class TakenOver(Exception):
@@ -142,7 +97,7 @@ class TakenOver(Exception):
 
 def perform(claim: Claim) -> Ingest:
     """Check and store a claimed ingest's files; end it stored or refused. Transient errors propagate."""
-    row = Ingest.objects.select_related("patient__study", "uploaded_by").get(pk=claim.ingest_id)
+    row = Ingest.objects.select_related("patient__study", "uploaded_by").get(pk=claim.pk)
     paths = sorted(p for p in (row.folder / "files").rglob("*") if p.is_file())
     if not paths:
         _refuse(claim, {"files": ["The received files are gone from the server (removed before they were checked); "
@@ -189,15 +144,8 @@ def release(claim: Claim) -> None:
 
 
 def resend_lost(received_before=None, only_stale: bool = False) -> list[int]:
-    """Send again ingests whose message may be lost: received (before ``received_before``, if given) or
-    checking (only with a stale heartbeat if ``only_stale``). Duplicates are harmless (see :func:`claim`)."""
-    received = Q(status=Ingest.Status.RECEIVED)
-    if received_before is not None:
-        received &= Q(created_at__lt=received_before)
-    checking = Q(status=Ingest.Status.CHECKING)
-    if only_stale:
-        checking &= Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=timezone.now() - stale_after())
-    ids = Ingest.objects.filter(received | checking).order_by("pk").values_list("pk", flat=True)
+    """Send again ingests whose message may be lost (see :func:`clinical.claims.unfinished`); return their ids."""
+    ids = unfinished(Ingest, Ingest.Status.RECEIVED, Ingest.Status.CHECKING, received_before, only_stale)
     return [pk for pk in ids if send_now(TASK, pk)]
 
 

@@ -177,7 +177,7 @@ def describe_files(names: Sequence[str]) -> str:
     return f"{names[0]} and {len(names) - 1} other files"
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -301,7 +301,7 @@ def _store(patient: Patient, typed: dict, files: Sequence[UploadedFile | Path], 
             matrix=list(data.matrix), voxel_size_mm=[round(float(v), 4) for v in data.voxel_size_mm],
             orientation=data.orientation, b0_direction=[round(float(v), 5) for v in data.b0_direction],
             warnings=list(data.warnings), pixel_sha256=data.pixel_sha256,
-            file_sha256={kind: _sha256(path) for kind, path in written.items()},
+            file_sha256={kind: sha256_of(path) for kind, path in written.items()},
             uploaded_by=user, **fields,
         )
         scan._change_reason = "Uploaded"

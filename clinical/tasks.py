@@ -21,7 +21,7 @@ def ingest_task(self, ingest_id: int) -> str:
     if claim == "busy":
         self.apply_async((ingest_id,), countdown=settings.RECON_STALE_AFTER_SECONDS)
         return "busy"
-    heartbeat = ingests.Heartbeat(claim)
+    heartbeat = ingests.heartbeat(claim)
     heartbeat.start()
     try:
         return ingests.perform(claim).status

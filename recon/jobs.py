@@ -12,15 +12,12 @@ re-sending are the orchestration in recon.tasks, which imports this module and n
 from __future__ import annotations
 
 import shutil
-import threading
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
 
-from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
+
+from clinical.claims import Claim, Heartbeat, claim_row, held_by, unfinished
 
 from .models import ReconRun
 from .previews import symmetric_limit, write_chi_preview
@@ -38,52 +35,17 @@ class Cancelled(Exception):
     """The run was cancelled (or taken over) while it was running."""
 
 
-@dataclass(frozen=True)
-class Claim:
-    run_id: int
-    token: uuid.UUID
-
-
-def stale_after() -> timedelta:
-    return timedelta(seconds=settings.RECON_STALE_AFTER_SECONDS)
-
-
 def claim(run_id: int) -> Claim | str:
     """Take the run for this delivery, or say why not: "missing", "finished", "busy" (a live worker has it)."""
-    with transaction.atomic():
-        run = ReconRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None:
-            return "missing"
-        if run.finished:
-            return "finished"
-        now = timezone.now()
-        if run.status == ReconRun.Status.RUNNING and run.heartbeat_at and now - run.heartbeat_at < stale_after():
-            return "busy"
-        run.claim = uuid.uuid4()
-        run.status = ReconRun.Status.RUNNING
-        run.attempts += 1
-        run.started_at = run.started_at or now
-        run.heartbeat_at = now
-        run.stage, run.percent, run.error = "starting", 0, ""
-        run.save(update_fields=["claim", "status", "attempts", "started_at", "heartbeat_at", "stage", "percent", "error"])
-        return Claim(run.pk, run.claim)
+    return claim_row(ReconRun, run_id, ReconRun.Status.RUNNING, stage="starting", percent=0, error="")
 
 
 def _holding(claim: Claim):
-    return ReconRun.objects.filter(pk=claim.run_id, claim=claim.token, status=ReconRun.Status.RUNNING)
+    return held_by(ReconRun, claim, ReconRun.Status.RUNNING)
 
 
-class Heartbeat(threading.Thread):
-    """Touches heartbeat_at while a long stage runs, so live runs are never taken over."""
-
-    def __init__(self, claim: Claim) -> None:
-        super().__init__(daemon=True)
-        self.claim, self.stopped = claim, threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.wait(settings.RECON_HEARTBEAT_SECONDS):
-            _holding(self.claim).update(heartbeat_at=timezone.now())
-        connection.close()  # this thread's own connection
+def heartbeat(claim: Claim) -> Heartbeat:
+    return Heartbeat(lambda: _holding(claim))
 
 
 class ProgressReporter:
@@ -100,12 +62,12 @@ class ProgressReporter:
         self.last, self.stage = now, stage
         updated = _holding(self.claim).update(stage=stage, percent=round(95 * fraction, 1), heartbeat_at=timezone.now())
         if not updated:
-            raise Cancelled(f"run {self.claim.run_id} was cancelled or taken over")
+            raise Cancelled(f"run {self.claim.pk} was cancelled or taken over")
 
 
 def reconstruct_run(claim: Claim) -> None:
     """Reconstruct a claimed run and publish its outputs; raise InputError/ValueError for bad data."""
-    run = ReconRun.objects.select_related("scan").get(pk=claim.run_id)
+    run = ReconRun.objects.select_related("scan").get(pk=claim.pk)
     scan = run.scan
     if scan.field_strength_t is None:
         raise InputError(f"scan {scan.pk}", "no field strength recorded",
@@ -134,7 +96,7 @@ def reconstruct_run(claim: Claim) -> None:
 
 def _publish(claim: Claim, staging, outputs: dict, timings: dict, sources: dict, limit: float) -> None:
     with transaction.atomic():
-        run = ReconRun.objects.select_for_update().select_related("scan").get(pk=claim.run_id)
+        run = ReconRun.objects.select_for_update().select_related("scan").get(pk=claim.pk)
         if run.claim != claim.token or run.status != ReconRun.Status.RUNNING:
             raise Cancelled(f"run {run.pk} was cancelled or taken over before it finished")
         run.directory.parent.mkdir(parents=True, exist_ok=True)
@@ -194,13 +156,5 @@ def reset_for_retry(run: ReconRun) -> bool:
 
 
 def resend_candidates(queued_before=None, only_stale: bool = False) -> list[int]:
-    """Runs whose task may have been lost: queued (before ``queued_before``, if given) or running
-    (only those with a stale heartbeat if ``only_stale``). The task's claim is idempotent, so a
-    second message for a run is harmless: a live run answers "busy" and a finished one is left alone."""
-    queued = Q(status=ReconRun.Status.QUEUED)
-    if queued_before is not None:
-        queued &= Q(created_at__lt=queued_before)
-    running = Q(status=ReconRun.Status.RUNNING)
-    if only_stale:
-        running &= Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=timezone.now() - stale_after())
-    return list(ReconRun.objects.filter(queued | running).order_by("pk").values_list("pk", flat=True))
+    """Runs whose task may have been lost (see :func:`clinical.claims.unfinished`)."""
+    return unfinished(ReconRun, ReconRun.Status.QUEUED, ReconRun.Status.RUNNING, queued_before, only_stale)

@@ -70,7 +70,7 @@ def reconstruct_task(self, run_id: int) -> str:
         # Another worker is beating on it; look again once it could have gone stale.
         self.apply_async((run_id,), countdown=settings.RECON_STALE_AFTER_SECONDS)
         return "busy"
-    heartbeat = jobs.Heartbeat(claim)
+    heartbeat = jobs.heartbeat(claim)
     heartbeat.start()
     try:
         jobs.reconstruct_run(claim)
