@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import fcntl
 import functools
 import json
@@ -48,8 +49,8 @@ from .scans import describe_files, incoming_dir, safe_relative_path, too_large_m
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,termination"
-#: A PATCH body is copied to disk this much at a time.
-READ_BLOCK = 1024 * 1024
+#: A PATCH body is copied to disk this much at a time (Django's own upload chunk).
+READ_BLOCK = 64 * 1024
 _ID = re.compile(r"[0-9a-f]{32}")
 _COMMON = {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store"}
 
@@ -138,7 +139,12 @@ class TusUpload:
         if offset + size > self.length:
             raise Refused(400, f"The chunk ends at byte {offset + size} of {self.filename}, past its "
                                f"Upload-Length of {self.length}; send at most {self.length - offset} bytes.")
-        with self.data.open("ab") as out:
+        try:
+            out = self.data.open("r+b")  # never created here: a taken or deleted upload stays gone
+        except FileNotFoundError:
+            raise Refused(404, f"{self.filename} was deleted or used meanwhile.")
+        with out:
+            out.seek(0, os.SEEK_END)
             try:
                 fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -156,12 +162,13 @@ class TusUpload:
                 if not block:
                     break
                 out.write(block)
+                out.flush()  # on disk at once: a HEAD during a stalled PATCH sees it
                 remaining -= len(block)
-            out.flush()
             written = size - remaining
         # The sweep removes .incoming entries by their age: an upload still being sent must look fresh.
-        for folder in (self.folder, tus_root()):
-            os.utime(folder)
+        with contextlib.suppress(FileNotFoundError):  # deleted or taken meanwhile
+            for folder in (self.folder, tus_root()):
+                os.utime(folder)
         return offset + written
 
     def discard(self) -> None:
@@ -176,13 +183,16 @@ def take_uploads(ids: list[str], user, folder: Path, *, study: Study | None = No
     unknown, expired, foreign or unfinished upload (or one made for another ``study``, when given)
     raises ValueError naming it, and nothing is taken.
     """
+    if not isinstance(ids, list) or not all(isinstance(upload_id, str) for upload_id in ids):
+        raise ValueError(f"tus_uploads must be a list of upload ids (text), not {str(ids)[:80]!r}; "
+                         "choose the files again.")
     if len(set(ids)) != len(ids):
         raise ValueError("The list of uploads names the same upload twice; choose the files again.")
     uploads = []
     for upload_id in ids:
         upload = TusUpload.owned(upload_id, user)
         if upload is None or (study is not None and upload.info.get("study") != study.pk):
-            raise ValueError(f"Upload {str(upload_id)[:40]!r} is unknown or has expired (unfinished uploads are "
+            raise ValueError(f"Upload {upload_id[:40]!r} is unknown or has expired (unfinished uploads are "
                              "removed after a day); choose the file again.")
         if not upload.complete:
             raise ValueError(f"{upload.filename} has not finished uploading ({upload.offset} of {upload.length} "

@@ -52,14 +52,20 @@ def head_offset(session: requests.Session, url: str) -> int:
     return int(response.headers["Upload-Offset"])
 
 
-def send_and_drop(url: str, token: str, offset: int, declared: int, sent: bytes) -> None:
-    """A PATCH announcing ``declared`` bytes whose connection closes after ``sent``: a dropped link."""
+def start_patch(url: str, token: str, offset: int, declared: int, sent: bytes) -> socket.socket:
+    """A PATCH announcing ``declared`` bytes of which only ``sent`` have gone so far."""
     parts = urlsplit(url)
-    with socket.create_connection((parts.hostname, parts.port)) as sock:
-        sock.sendall((f"PATCH {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nTus-Resumable: 1.0.0\r\n"
-                      f"Authorization: Token {token}\r\nUpload-Offset: {offset}\r\n"
-                      f"Content-Type: application/offset+octet-stream\r\nContent-Length: {declared}\r\n\r\n").encode())
-        sock.sendall(sent)
+    sock = socket.create_connection((parts.hostname, parts.port))
+    sock.sendall((f"PATCH {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nTus-Resumable: 1.0.0\r\n"
+                  f"Authorization: Token {token}\r\nUpload-Offset: {offset}\r\n"
+                  f"Content-Type: application/offset+octet-stream\r\nContent-Length: {declared}\r\n\r\n").encode())
+    sock.sendall(sent)
+    return sock
+
+
+def send_and_drop(url: str, token: str, offset: int, declared: int, sent: bytes) -> None:
+    """A PATCH whose connection closes after ``sent`` of ``declared`` bytes: a dropped link."""
+    with start_patch(url, token, offset, declared, sent) as sock:
         sock.shutdown(socket.SHUT_WR)
 
 
@@ -99,6 +105,23 @@ def test_it_resumes_a_dropped_upload_from_the_bytes_stored(live_server, media, c
     [path] = take_uploads([url.rsplit("/", 1)[-1]], coordinator, tmp_path / "exam")
     assert path == tmp_path / "exam" / "series 1" / "IM_0001"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == hashlib.sha256(original).hexdigest()
+
+
+def test_it_takes_one_patch_at_a_time(live_server, media, coordinator, study):
+    session = api_client(coordinator)
+    url = upload_url(live_server, create(session, live_server, study, 2 * CHUNK))
+    token = session.headers["Authorization"].split()[1]
+    with start_patch(url, token, 0, CHUNK, b"a" * 100_000) as stalled:
+        # Whole 64 KiB blocks reach the disk as they arrive.
+        wait_for(lambda: head_offset(session, url) == 65536, timeout=10)
+        # The client gave up on the stalled request and retries: told to wait, not to write twice.
+        busy = patch(session, url, 65536, b"b" * 1000)
+        assert busy.status_code == 423
+        assert "still being received" in busy.text
+        stalled.shutdown(socket.SHUT_WR)
+    wait_for(lambda: head_offset(session, url) == 100_000, timeout=10)
+    assert patch(session, url, 100_000, b"b" * 1000).status_code == 204
+    assert data_of(url).data.read_bytes() == b"a" * 100_000 + b"b" * 1000
 
 
 def test_it_hides_an_upload_from_everyone_else(live_server, media, coordinator, outsider, study):
@@ -190,6 +213,10 @@ def test_take_uploads_refuses_unfinished_and_foreign_uploads(media, coordinator,
         take_uploads([done], outsider, tmp_path / "exam")
     with pytest.raises(ValueError, match="unknown or has expired"):
         take_uploads(["../../etc"], coordinator, tmp_path / "exam")
+    with pytest.raises(ValueError, match="must be a list of upload ids"):
+        take_uploads([{"id": done}], coordinator, tmp_path / "exam")
+    with pytest.raises(ValueError, match="the same upload twice"):
+        take_uploads([done, done], coordinator, tmp_path / "exam")
     with pytest.raises(ValueError, match="unknown or has expired"):
         take_uploads([done], coordinator, tmp_path / "exam", study=other_study)
     assert not (tmp_path / "exam").exists()
