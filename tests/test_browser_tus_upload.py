@@ -5,10 +5,22 @@ import os
 
 import pytest
 
-from clinical.tus import TusUpload
+from clinical.tus import TusUpload, take_uploads
 from tests.conftest import log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def stop_before_submit(page) -> None:
+    """64 KiB chunks, and the form's own submit() replaced, so that the page stays to be looked at."""
+    page.locator("#upload-form").evaluate(
+        "form => { form.dataset.chunkBytes = String(64 * 1024); form.submit = () => { form.dataset.sent = 'yes'; }; }")
+
+
+def open_upload_page(page, coordinator, patient) -> None:
+    log_in(page, coordinator.username)
+    page.goto(f"/studies/{patient.study_id}/patients/{patient.pk}/scans/new/")
+    stop_before_submit(page)
 
 
 def test_the_page_sends_files_with_tus_and_submits_their_ids(page, coordinator, patient, media, tmp_path):
@@ -47,11 +59,7 @@ def test_the_page_sends_files_with_tus_and_submits_their_ids(page, coordinator, 
 def test_the_progress_bar_reaches_100_before_the_submit(page, coordinator, patient, media, tmp_path):
     chosen = tmp_path / "IM_0001"
     chosen.write_bytes(os.urandom(200 * 1024))
-    log_in(page, coordinator.username)
-    page.goto(f"/studies/{patient.study_id}/patients/{patient.pk}/scans/new/")
-    # Stop at the submit: the form's own submit() is replaced, so the page stays to be looked at.
-    page.locator("#upload-form").evaluate(
-        "form => { form.dataset.chunkBytes = String(64 * 1024); form.submit = () => { form.dataset.sent = 'yes'; }; }")
+    open_upload_page(page, coordinator, patient)
     page.set_input_files("#id_files", [str(chosen)])
     page.get_by_role("button", name="Upload and check").click()
     page.wait_for_selector("#upload-form[data-sent=yes]")
@@ -62,3 +70,73 @@ def test_the_progress_bar_reaches_100_before_the_submit(page, coordinator, patie
     assert TusUpload.load(upload_id).complete
     assert page.locator("#id_files").evaluate("input => input.files.length") == 0
     screenshot(page, "tus-upload-sent")
+
+
+def test_a_failed_chunk_is_sent_again_from_the_server_offset(page, coordinator, patient, media, tmp_path):
+    chosen = tmp_path / "exam.zip"
+    chosen.write_bytes(os.urandom(5 * 64 * 1024))
+    seen = []
+
+    def drop_the_second_chunk(route, request):
+        seen.append(request.method)
+        if request.method == "PATCH" and seen.count("PATCH") == 2:
+            return route.abort("connectionreset")
+        route.continue_()
+
+    open_upload_page(page, coordinator, patient)
+    page.route("**/uploads/tus/**", drop_the_second_chunk)
+    page.set_input_files("#id_files", [str(chosen)])
+    page.get_by_role("button", name="Upload and check").click()
+    page.wait_for_selector("#upload-form[data-sent=yes]")
+    # After the drop the client asked the server where it stands, then went on from there.
+    assert seen == ["POST", "PATCH", "PATCH", "HEAD", "PATCH", "PATCH", "PATCH", "PATCH"]
+    [upload_id] = json.loads(page.locator("[name=tus_uploads]").input_value())
+    assert TusUpload.load(upload_id).data.read_bytes() == chosen.read_bytes()
+
+
+def test_choosing_the_same_file_after_a_reload_resumes_it(page, coordinator, patient, media, tmp_path):
+    chosen = tmp_path / "exam.zip"
+    chosen.write_bytes(os.urandom(5 * 64 * 1024))
+    held, seen = [], []
+
+    def stall_the_third_chunk(route, request):
+        if request.method == "PATCH" and seen.count("PATCH") >= 2 and "HEAD" not in seen:
+            held.append(route)  # never answered: the page is reloaded meanwhile
+            return
+        seen.append(request.method)
+        route.continue_()
+
+    open_upload_page(page, coordinator, patient)
+    page.route("**/uploads/tus/**", stall_the_third_chunk)
+    page.set_input_files("#id_files", [str(chosen)])
+    page.get_by_role("button", name="Upload and check").click()
+    page.wait_for_function("() => document.getElementById('tus-progress').value >= 40")
+    assert held and seen == ["POST", "PATCH", "PATCH"]
+    [folder] = (media / ".incoming" / "tus").iterdir()
+    partial = TusUpload.load(folder.name)
+    assert partial.offset == 2 * 64 * 1024
+
+    page.reload()
+    stop_before_submit(page)
+    page.set_input_files("#id_files", [str(chosen)])
+    page.get_by_role("button", name="Upload and check").click()
+    page.wait_for_selector("#upload-form[data-sent=yes]")
+    assert seen[3:] == ["HEAD", "PATCH", "PATCH", "PATCH"]  # no new upload, only the missing chunks
+    assert json.loads(page.locator("[name=tus_uploads]").input_value()) == [partial.id]
+    assert partial.data.read_bytes() == chosen.read_bytes()
+
+
+def test_a_folder_goes_file_by_file_under_its_paths(page, coordinator, patient, media, tmp_path):
+    exam = tmp_path / "exam"
+    for series in ("s1", "s2"):
+        (exam / series).mkdir(parents=True)
+        (exam / series / "IM_0001").write_bytes(series.encode() * 1000)
+    open_upload_page(page, coordinator, patient)
+    page.set_input_files("#id_folder", str(exam))
+    page.get_by_role("button", name="Upload and check").click()
+    page.wait_for_selector("#upload-form[data-sent=yes]")
+    ids = json.loads(page.locator("[name=tus_uploads]").input_value())
+    assert sorted(TusUpload.load(i).filename for i in ids) == ["exam/s1/IM_0001", "exam/s2/IM_0001"]
+    paths = take_uploads(ids, coordinator, tmp_path / "taken")
+    assert sorted(p.relative_to(tmp_path / "taken").as_posix() for p in paths) == ["exam/s1/IM_0001", "exam/s2/IM_0001"]
+    assert (tmp_path / "taken" / "exam" / "s2" / "IM_0001").read_bytes() == b"s2" * 1000
