@@ -140,3 +140,19 @@ def test_a_folder_goes_file_by_file_under_its_paths(page, coordinator, patient, 
     paths = take_uploads(ids, coordinator, tmp_path / "taken")
     assert sorted(p.relative_to(tmp_path / "taken").as_posix() for p in paths) == ["exam/s1/IM_0001", "exam/s2/IM_0001"]
     assert (tmp_path / "taken" / "exam" / "s2" / "IM_0001").read_bytes() == b"s2" * 1000
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_sent(page, coordinator, patient, media, settings, tmp_path):
+    settings.SCAN_UPLOAD_MAX_BYTES = 100 * 1024
+    chosen = tmp_path / "exam.zip"
+    chosen.write_bytes(os.urandom(150 * 1024))
+    open_upload_page(page, coordinator, patient)
+    page.set_input_files("#id_files", [str(chosen)])
+    page.get_by_role("button", name="Upload and check").click()
+    page.wait_for_selector("#progress:has-text('Upload stopped')")
+    message = page.locator("#progress").inner_text().replace("\xa0", " ")
+    assert message.startswith("Upload stopped: exam.zip is 150.0 KB.") and "SCAN_UPLOAD_MAX_BYTES" in message
+    assert "resume" not in message
+    assert page.get_by_role("button", name="Upload and check").is_enabled()
+    assert page.locator("#upload-form").get_attribute("data-sent") is None
+    assert not list((media / ".incoming").rglob("data"))

@@ -102,8 +102,10 @@
         onProgress,
         onSuccess: () => resolve(upload.url.split("/").pop()),
         onError: (error) => {
-          const answer = error.originalResponse ? error.originalResponse.getBody() : "";
-          reject(new Error(`${path}: ${answer || error.message}`));
+          // A refusal (4xx: too large, not allowed) names the file itself; anything else was the link or the server.
+          const response = error.originalResponse;
+          const refusal = response && response.getStatus() < 500 ? response.getBody() : "";
+          reject(new Error(refusal || `${path} could not be sent (${error.message}). Press the button again to resume.`));
         },
       });
       upload.findPreviousUploads().then((previous) => {
@@ -156,7 +158,7 @@
     try {
       tusField.value = JSON.stringify(await sendAll(chosen));
     } catch (error) {
-      progress.textContent = `Upload stopped: ${error.message} Press the button again to resume.`;
+      progress.textContent = `Upload stopped: ${error.message}`;
       button.disabled = false;
       return;
     }
