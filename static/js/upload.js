@@ -127,13 +127,19 @@
       progress.textContent = `Sending ${(done / MB).toFixed(1)} of ${(total / MB).toFixed(1)} MB ` +
         `(${finished} of ${chosen.length} files)… a dropped connection resumes by itself.`;
     };
+    let failed = false;
     async function worker() {
-      while (next < chosen.length) {
+      while (next < chosen.length && !failed) {
         const index = next++;
         const [file, path] = chosen[index];
         const key = [path, file.size, file.lastModified].join("|");
         if (!finishedIds.has(key)) {
-          finishedIds.set(key, await sendOne(file, path, total, (bytes) => { sent[index] = bytes; show(); }));
+          try {
+            finishedIds.set(key, await sendOne(file, path, total, (bytes) => { sent[index] = bytes; show(); }));
+          } catch (error) {
+            failed = true; // the other workers finish their file and stop
+            throw error;
+          }
         }
         ids[index] = finishedIds.get(key);
         sent[index] = file.size;
@@ -143,7 +149,10 @@
     }
     bar.hidden = false;
     show();
-    await Promise.all(Array.from({ length: Math.min(PARALLEL, chosen.length) }, worker));
+    // Settled, not just failed: pressing the button again must not race uploads still running.
+    const outcomes = await Promise.allSettled(Array.from({ length: Math.min(PARALLEL, chosen.length) }, worker));
+    const failure = outcomes.find((outcome) => outcome.status === "rejected");
+    if (failure) throw failure.reason;
     return ids;
   }
 
