@@ -52,6 +52,7 @@ EXTENSIONS = "creation,termination"
 #: A PATCH body is copied to disk this much at a time (Django's own upload chunk).
 READ_BLOCK = 64 * 1024
 _ID = re.compile(r"[0-9a-f]{32}")
+_DIGITS = re.compile(r"[0-9]{1,18}")  # ids and byte counts (str.isdigit() also takes '²')
 _COMMON = {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store"}
 
 
@@ -271,14 +272,14 @@ def _metadata(header: str) -> dict[str, str]:
 
 def _number(request: HttpRequest, header: str) -> int:
     value = request.headers.get(header, "")
-    if not value.isdigit():
+    if not _DIGITS.fullmatch(value):
         raise Refused(400, f"{header} must be a whole number of bytes, not {value!r}.")
     return int(value)
 
 
 def _study_to_upload_to(user, study_id: str) -> Study:
     membership = Membership.objects.select_related("study").filter(
-        user=user, study_id=int(study_id) if study_id.isdigit() else -1).first()
+        user=user, study_id=int(study_id) if _DIGITS.fullmatch(study_id) else -1).first()
     if membership is None:
         raise Refused(404, f"No study {study_id!r} of yours: Upload-Metadata must carry the id of your study "
                            "as 'study'.")
@@ -293,14 +294,15 @@ def _create(request: HttpRequest, user) -> HttpResponse:
     length = _number(request, "Upload-Length")
     metadata = _metadata(request.headers.get("Upload-Metadata", ""))
     filename = metadata.get("filename", "")[:1000]
-    if not filename:
-        raise Refused(400, "Upload-Metadata must carry the file's name as 'filename'.")
+    if not filename or any(ord(character) < 32 for character in filename):
+        raise Refused(400, f"Upload-Metadata must carry the file's name as 'filename', without control "
+                           f"characters, not {filename!r}.")
     study = _study_to_upload_to(user, metadata.get("study", ""))
     # The client may declare its exam's total (all the files chosen together): refused at the first file.
     exam_bytes = metadata.get("exam_bytes", "")
     if length > settings.SCAN_UPLOAD_MAX_BYTES:
         raise Refused(413, f"{filename} is {filesizeformat(length)}. {too_large_message()}")
-    if exam_bytes.isdigit() and int(exam_bytes) > settings.SCAN_UPLOAD_MAX_BYTES:
+    if _DIGITS.fullmatch(exam_bytes) and int(exam_bytes) > settings.SCAN_UPLOAD_MAX_BYTES:
         raise Refused(413, f"The files chosen with {filename} come to {filesizeformat(int(exam_bytes))}. "
                            f"{too_large_message()}")
     upload = TusUpload.create(user, study, filename, length)

@@ -13,6 +13,7 @@ import requests
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from clinical.scans import remove_incoming_leftovers
 from clinical.tus import TusUpload, remove_abandoned, take_uploads
 from tests.conftest import wait_for
 
@@ -183,6 +184,12 @@ def test_it_answers_the_protocol_errors(live_server, media, coordinator, study):
     assert patch(session, url, 0, b"0123456789AB").status_code == 400  # past Upload-Length
     assert session.head(url, headers={"Tus-Resumable": "0.2.2"}).status_code == 412
     assert session.post(f"{live_server.url}/uploads/tus/", headers={"Upload-Length": "10"}).status_code == 400
+    assert create(session, live_server, study, 10, "IM\x000001").status_code == 400
+    assert session.post(f"{live_server.url}/uploads/tus/", headers={
+        "Upload-Length": "10", "Upload-Metadata": metadata(filename="a", study="9" * 30)}).status_code == 404
+    assert patch(session, url, 0, b"").status_code == 204
+    assert session.patch(url, data=b"0", headers={"Upload-Offset": "²", "Content-Type": "application/offset+octet-stream"}
+                         ).status_code == 400
     assert data_of(url).offset == 0
 
 
@@ -233,3 +240,16 @@ def test_remove_abandoned_clears_old_uploads_only(media, coordinator, study):
     assert remove_abandoned(3600) == 1
     assert not old.folder.exists() and fresh.folder.exists()
     assert remove_abandoned(3600) == 0
+
+
+def test_an_upload_still_being_sent_survives_the_sweep_of_incoming(live_server, media, coordinator, study):
+    session = api_client(coordinator)
+    url = upload_url(live_server, create(session, live_server, study, 20))
+    upload = data_of(url)
+    day_ago = time.time() - 86400
+    for path in (upload.data, upload.folder / "info.json", upload.folder, upload.folder.parent):
+        os.utime(path, (day_ago, day_ago))
+    assert patch(session, url, 0, b"0123456789").status_code == 204
+    assert remove_incoming_leftovers(3600) == 0 and remove_abandoned(3600) == 0
+    assert patch(session, url, 10, b"0123456789").status_code == 204
+    assert data_of(url).complete
