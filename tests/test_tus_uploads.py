@@ -188,8 +188,8 @@ def test_it_answers_the_protocol_errors(live_server, media, coordinator, study):
     assert session.post(f"{live_server.url}/uploads/tus/", headers={
         "Upload-Length": "10", "Upload-Metadata": metadata(filename="a", study="9" * 30)}).status_code == 404
     assert patch(session, url, 0, b"").status_code == 204
-    assert session.patch(url, data=b"0", headers={"Upload-Offset": "²", "Content-Type": "application/offset+octet-stream"}
-                         ).status_code == 400
+    not_ascii = {"Upload-Offset": "²", "Content-Type": "application/offset+octet-stream"}
+    assert session.patch(url, data=b"0", headers=not_ascii).status_code == 400
     assert data_of(url).offset == 0
 
 

@@ -97,7 +97,8 @@
         metadata: { filename: path, study: form.dataset.study, exam_bytes: String(examBytes) },
         headers: { "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value },
         // The path tells apart the IM_0001 of each series folder; the study keeps studies apart.
-        fingerprint: () => Promise.resolve(["qsmstudy", endpoint, form.dataset.study, path, file.size, file.lastModified].join("|")),
+        fingerprint: () => Promise.resolve(
+          ["qsmstudy", endpoint, form.dataset.study, path, file.size, file.lastModified].join("|")),
         removeFingerprintOnSuccess: true,
         onProgress,
         onSuccess: () => resolve(upload.url.split("/").pop()),
@@ -105,7 +106,8 @@
           // A refusal (4xx: too large, not allowed) names the file itself; anything else was the link or the server.
           const response = error.originalResponse;
           const refusal = response && response.getStatus() < 500 ? response.getBody() : "";
-          reject(new Error(refusal || `${path} could not be sent (${error.message}). Press the button again to resume.`));
+          reject(new Error(refusal ||
+            `${path} could not be sent (${error.message}). Press the button again to resume.`));
         },
       });
       upload.findPreviousUploads().then((previous) => {
