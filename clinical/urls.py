@@ -19,9 +19,9 @@ urlpatterns = [
         name="exam_edit",
     ),
     path("studies/<id:study_id>/patients/<id:patient_id>/scans/new/", views.scan_upload, name="scan_upload"),
+    path("studies/<id:study_id>/scans/<id:scan_id>/", views.scan, name="scan"),
+    path("studies/<id:study_id>/scans/<id:scan_id>/files/<str:kind>", views.scan_file, name="scan_file"),
     # Resumable uploads (tus): the page's JavaScript and API clients send exams file by file, in chunks.
     path("uploads/tus/", tus.uploads, name="tus_uploads"),
     path("uploads/tus/<str:upload_id>", tus.upload, name="tus_upload"),
-    path("studies/<id:study_id>/scans/<id:scan_id>/", views.scan, name="scan"),
-    path("studies/<id:study_id>/scans/<id:scan_id>/files/<str:kind>", views.scan_file, name="scan_file"),
 ]
