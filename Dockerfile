@@ -20,6 +20,7 @@ COPY static static
 COPY docs docs
 COPY manage.py ./
 COPY --from=frontend /app/node_modules/@niivue/niivue/dist node_modules/@niivue/niivue/dist
+COPY --from=frontend /app/node_modules/tus-js-client/dist node_modules/tus-js-client/dist
 RUN pip install --no-cache-dir . && SECRET_KEY=build-only python manage.py collectstatic --noinput
 RUN useradd --create-home qsm && mkdir -p /data/media && chown qsm /data/media
 USER qsm

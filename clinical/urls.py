@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import tus, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -22,4 +22,7 @@ urlpatterns = [
     path("studies/<id:study_id>/ingests/<uuid:ingest_uid>/", views.ingest, name="ingest"),
     path("studies/<id:study_id>/scans/<id:scan_id>/", views.scan, name="scan"),
     path("studies/<id:study_id>/scans/<id:scan_id>/files/<str:kind>", views.scan_file, name="scan_file"),
+    # Resumable uploads (tus): the page's JavaScript and API clients send exams file by file, in chunks.
+    path("uploads/tus/", tus.uploads, name="tus_uploads"),
+    path("uploads/tus/<str:upload_id>", tus.upload, name="tus_upload"),
 ]

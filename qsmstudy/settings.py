@@ -110,8 +110,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# Niivue's self-contained browser build, installed from package.json by `make install`.
-STATICFILES_DIRS = [BASE_DIR / "static", ("niivue", BASE_DIR / "node_modules" / "@niivue" / "niivue" / "dist")]
+# Niivue's and tus-js-client's self-contained browser builds, installed from package.json by `make install`.
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("niivue", BASE_DIR / "node_modules" / "@niivue" / "niivue" / "dist"),
+    ("tus", BASE_DIR / "node_modules" / "tus-js-client" / "dist"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
