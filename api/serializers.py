@@ -164,9 +164,12 @@ class ScanUploadSerializer(serializers.ModelSerializer):
     scan_date = serializers.DateField(required=False, allow_null=True,
                                       help_text="Only when the headers do not record the acquisition date.")
     files = serializers.ListField(
-        child=serializers.FileField(allow_empty_file=False), min_length=1,
+        child=serializers.FileField(allow_empty_file=False), min_length=1, required=False,
         help_text="A DICOM zip (series or whole exam), the DICOM files themselves, NIfTI files with their JSON "
         "sidecars, or a zipped BIDS anat/ folder; repeat the field for several files.")
+    tus_uploads = serializers.CharField(
+        required=False, help_text='Instead of files: a JSON list of finished resumable uploads\' ids ("tus" in '
+        "docs/api.md), e.g. [\"3f2a...\", \"9b1c...\"].")
     inversion = serializers.ChoiceField(choices=list(INVERSIONS.items()), required=False,
                                         help_text="First reconstruction's inversion (default: the recommended one).")
     background = serializers.ChoiceField(choices=list(BACKGROUNDS.items()), required=False)
@@ -174,8 +177,15 @@ class ScanUploadSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ScanSession
-        fields = ["patient", "scan_date", "site", "field_strength_t", "files", "inversion", "background", "reference"]
+        fields = ["patient", "scan_date", "site", "field_strength_t", "files", "tus_uploads", "inversion", "background",
+                  "reference"]
         extra_kwargs = {"field_strength_t": {"help_text": "Only when the headers do not record it."}}
+
+    def validate(self, data: dict) -> dict:
+        if bool(data.get("files")) == bool(data.get("tus_uploads")):
+            raise serializers.ValidationError({"files": ["Send the scan's files, or the ids of its resumable uploads "
+                                                         "in tus_uploads (one of the two)."]})
+        return data
 
 
 class IngestSerializer(serializers.ModelSerializer):

@@ -18,7 +18,8 @@ from rest_framework.views import APIView
 
 from clinical.access import membership_or_404
 from clinical.models import Exam, Ingest, Membership, Patient, ScanSession, Study, audit_trail
-from clinical.ingests import receive
+from clinical.ingests import receive, receive_resumable
+from clinical.tus import tus_id_list
 from clinical.scans import IngestRefused, declared_too_large, too_large_message
 from dashboard.analysis import analyse
 from dashboard.dataset import build_dataset
@@ -190,12 +191,18 @@ class ScanViewSet(StudyScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
         if not upload.is_valid():
             return refused(upload.errors)
         data = dict(upload.validated_data)
-        patient, files = data.pop("patient"), data.pop("files")
-        reconstruction = {name: data.pop(name) for name in s.RunParamsSerializer().fields if name in data}
+        patient, files, tus_ids = data.pop("patient"), data.pop("files", None), data.pop("tus_uploads", None)
+        reconstruction = {name: data.pop(name) for name in s.RunParamsSerializer().fields if name in data} or None
         try:
-            received = receive(patient, data, files, None, request.user, reconstruction=reconstruction or None)
+            if tus_ids:
+                received = receive_resumable(patient, data, tus_id_list(tus_ids), request.user,
+                                             reconstruction=reconstruction)
+            else:
+                received = receive(patient, data, files, None, request.user, reconstruction=reconstruction)
         except IngestRefused as exc:
             return refused(exc.errors)
+        except ValueError as exc:  # resumable uploads that cannot be used
+            return refused({"tus_uploads": [str(exc)]})
         location = reverse("api:ingest-detail", args=[study_id, received.uid], request=request)
         return Response(s.IngestSerializer(received, context=self.get_serializer_context()).data,
                         status=status.HTTP_202_ACCEPTED, headers={"Location": location})

@@ -159,6 +159,7 @@ class ScanUploadForm(forms.ModelForm):
                                help_text="A DICOM folder as exported; its subfolders are read too.")
     folder_paths = forms.CharField(required=False, widget=forms.HiddenInput)  # filled by upload.js
     held = forms.CharField(required=False, widget=forms.HiddenInput)  # token of files kept from a refused submit
+    tus_uploads = forms.CharField(required=False, widget=forms.HiddenInput)  # ids of files sent ahead (upload.js)
 
     class Meta:
         model = ScanSession

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from .models import Patient
 from .scans import save_uploads
+from .tus import take_uploads
 
 KEPT_FOR = timedelta(days=1)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
@@ -53,6 +54,19 @@ class HeldUpload:
         remove_expired()
         held = cls(secrets.token_urlsafe(32))
         save_uploads(uploads, held.folder / "files", names)
+        held._own(user, patient)
+        return held
+
+    @classmethod
+    def take(cls, tus_ids: list[str], user, patient: Patient) -> HeldUpload:
+        """Take the user's finished resumable uploads (clinical.tus) for the patient; ValueError names a bad one."""
+        remove_expired()
+        held = cls(secrets.token_urlsafe(32))
+        try:
+            take_uploads(tus_ids, user, held.folder / "files", study=patient.study)
+        except ValueError:
+            held.discard()
+            raise
         held._own(user, patient)
         return held
 

@@ -15,6 +15,7 @@ Lost messages (a broker outage at the send, a Redis restarted empty) are re-sent
 from __future__ import annotations
 
 import shutil
+import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +30,8 @@ from .dispatch import send_now, send_on_commit
 from .forms import ScanUploadForm
 from .held import HeldUpload
 from .models import Ingest, Patient, ScanSession
-from .scans import IngestRefused, ingest, save_uploads, sha256_of
+from .scans import IngestRefused, incoming_dir, ingest, save_uploads, sha256_of
+from .tus import take_uploads
 
 TASK = "clinical.ingest"  # clinical.tasks.ingest_task
 
@@ -58,10 +60,7 @@ def receive(patient: Patient, fields: dict, files: Sequence[UploadedFile | Path]
     IngestRefused
         When the typed fields are wrong (checked now, as the form does, so the answer is immediate).
     """
-    typed = {name: "" if value is None else str(value) for name, value in fields.items()}
-    form = ScanUploadForm(typed, patient=patient)
-    if not form.is_valid():
-        raise IngestRefused(form.errors)
+    typed = checked_fields(patient, fields)
     ingest_row = Ingest(study=patient.study, patient=patient, uploaded_by=user, reconstruction=reconstruction,
                         fields=typed)
     target = ingest_row.folder / "files"
@@ -76,6 +75,28 @@ def receive(patient: Patient, fields: dict, files: Sequence[UploadedFile | Path]
         shutil.rmtree(ingest_row.folder, ignore_errors=True)
         raise
     return ingest_row
+
+
+def receive_resumable(patient: Patient, fields: dict, tus_ids: list, user, *,
+                      reconstruction: dict | None = None) -> Ingest:
+    """:func:`receive` for files sent ahead with tus (clinical.tus); ValueError names an unusable upload.
+
+    The typed fields are checked first, so that a refusal of them leaves the uploads to be used again.
+    """
+    checked_fields(patient, fields)
+    with tempfile.TemporaryDirectory(dir=incoming_dir()) as folder:
+        paths = take_uploads(tus_ids, user, Path(folder), study=patient.study)
+        names = [path.relative_to(folder).as_posix() for path in paths]
+        return receive(patient, fields, paths, names, user, reconstruction=reconstruction)
+
+
+def checked_fields(patient: Patient, fields: dict) -> dict:
+    """The typed fields as text, if the upload form accepts them; IngestRefused with its errors if not."""
+    typed = {name: "" if value is None else str(value) for name, value in fields.items()}
+    form = ScanUploadForm(typed, patient=patient)
+    if not form.is_valid():
+        raise IngestRefused(form.errors)
+    return typed
 
 
 def claim(ingest_id: int) -> Claim | str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import fcntl
 import functools
 import json
@@ -45,7 +44,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from .models import Membership, Study
-from .scans import describe_files, incoming_dir, safe_relative_path, too_large_message
+from .scans import describe_files, incoming_dir, save_uploads, too_large_message
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,termination"
@@ -166,14 +165,20 @@ class TusUpload:
                 out.flush()  # on disk at once: a HEAD during a stalled PATCH sees it
                 remaining -= len(block)
             written = size - remaining
-        # The sweep removes .incoming entries by their age: an upload still being sent must look fresh.
-        with contextlib.suppress(FileNotFoundError):  # deleted or taken meanwhile
-            for folder in (self.folder, tus_root()):
-                os.utime(folder)
         return offset + written
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def tus_id_list(text: str) -> list:
+    """The ``tus_uploads`` field (a JSON list of upload ids) as a list; ValueError says what is wrong."""
+    try:
+        ids = json.loads(text)
+    except ValueError:
+        raise ValueError(f"tus_uploads must be a JSON list of upload ids, not {text[:80]!r}; "
+                         "choose the files again.") from None
+    return ids
 
 
 def take_uploads(ids: list[str], user, folder: Path, *, study: Study | None = None) -> list[Path]:
@@ -203,21 +208,13 @@ def take_uploads(ids: list[str], user, folder: Path, *, study: Study | None = No
     if total > settings.SCAN_UPLOAD_MAX_BYTES:
         raise ValueError(f"{describe_files([u.filename for u in uploads])} come to {filesizeformat(total)}. "
                          f"{too_large_message()}")
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for index, upload in enumerate(uploads):
-        relative = safe_relative_path(upload.filename, index)
-        path, copy = folder / relative, 1
-        while path.exists():
-            copy += 1
-            path = folder / str(copy) / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            shutil.move(upload.data, path)  # a rename: both are under MEDIA_ROOT
-        except FileNotFoundError:
-            raise ValueError(f"{upload.filename} was taken by another submit meanwhile; choose it again.")
+    try:
+        paths = save_uploads([upload.data for upload in uploads], folder, [upload.filename for upload in uploads])
+    except FileNotFoundError as exc:
+        raise ValueError(f"{Path(exc.filename or '').parent.name or 'An upload'} was taken by another submit "
+                         "meanwhile; choose the files again.") from exc
+    for upload in uploads:
         upload.discard()
-        paths.append(path)
     return paths
 
 

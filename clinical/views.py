@@ -19,6 +19,7 @@ from .ingests import receive
 from .models import Diagnosis, Exam, Ingest, Membership, Patient, ScanSession, audit_trail
 from .panels import patient_panels, scan_panels, study_links
 from .held import HeldUpload
+from .tus import tus_id_list
 from .scans import declared_too_large, too_large_message
 
 
@@ -170,7 +171,12 @@ def scan_upload(request: HttpRequest, study_id: int, patient_id: int) -> HttpRes
     data = request.POST.copy()
     data["held"] = ""  # set again only when the files are kept
     token = request.POST.get("held", "")
-    held = _received_files(request, patient) or (HeldUpload.find(token, request.user, patient) if token else None)
+    try:
+        held = _received_files(request, patient) or (HeldUpload.find(token, request.user, patient) if token else None)
+    except ValueError as exc:  # resumable uploads that cannot be used
+        form = ScanUploadForm(data, patient=patient)
+        form.add_error("files", str(exc))
+        return render(request, "clinical/scan_upload.html", {**context, "form": form})
     if held:
         data["held"] = held.token
     form = ScanUploadForm(data, patient=patient)
@@ -215,12 +221,18 @@ def ingest(request: HttpRequest, study_id: int, ingest_uid) -> HttpResponse:
 
 
 def _received_files(request: HttpRequest, patient: Patient) -> HeldUpload | None:
-    """The submit's files (picked, or under a chosen folder) written to disk, or None if none came."""
+    """The submit's files (picked, under a chosen folder, or sent ahead with tus) on disk, or None if none came.
+
+    Raises ValueError, naming the file, for resumable uploads that are unfinished or not the user's.
+    """
     files, folder = request.FILES.getlist("files"), request.FILES.getlist("folder")
-    if not files and not folder:
+    tus_ids = request.POST.get("tus_uploads", "")
+    if not files and not folder and not tus_ids:
         return None
     if replaced := HeldUpload.find(request.POST.get("held", ""), request.user, patient):
         replaced.discard()  # new files chosen: the kept ones are not needed any more
+    if tus_ids:
+        return HeldUpload.take(tus_id_list(tus_ids), request.user, patient)
     names = [upload.name for upload in files] + _folder_names(folder, request.POST.get("folder_paths", ""))
     return HeldUpload.receive(files + folder, names, request.user, patient)
 

@@ -4,7 +4,8 @@
     was lost: the broker was down at the send, or was flushed) and running ones whose worker stopped
     beating are sent again; the tasks' claims make a duplicate message harmless.
 (b) Leftovers are removed: those untouched for SWEEP_LEFTOVERS_AFTER seconds (killed uploads under
-    MEDIA_ROOT/.incoming, reconstruction staging folders of killed workers), the files of finished
+    MEDIA_ROOT/.incoming, resumable uploads nobody finished, reconstruction staging folders of killed
+    workers), the files of finished
     ingests a killed worker left, and expired held uploads.
 
 It runs when a worker starts, from Celery beat (CELERY_BEAT_SCHEDULE; `runlocal` embeds beat in its
@@ -23,6 +24,7 @@ from django.utils import timezone
 from clinical import ingests
 from clinical.held import remove_expired as remove_expired_held
 from clinical.scans import remove_incoming_leftovers, remove_untouched
+from clinical.tus import remove_abandoned as remove_abandoned_tus
 
 from clinical.dispatch import send_now
 
@@ -71,8 +73,8 @@ def sweep(worker_start: bool = False) -> Swept:
         before = timezone.now() - timedelta(seconds=settings.SWEEP_RESEND_AFTER)
         swept.resent = requeue_orphans(queued_before=before, only_stale=True)
         swept.ingests = ingests.resend_lost(received_before=before, only_stale=True)
-    swept.incoming = remove_incoming_leftovers(settings.SWEEP_LEFTOVERS_AFTER) + ingests.remove_leftovers(
-        settings.SWEEP_LEFTOVERS_AFTER)
+    swept.incoming = sum(remove(settings.SWEEP_LEFTOVERS_AFTER) for remove in (
+        remove_incoming_leftovers, ingests.remove_leftovers, remove_abandoned_tus))
     swept.staging = remove_staging_leftovers(settings.SWEEP_LEFTOVERS_AFTER)
     swept.held = remove_expired_held()
     if swept.resent or swept.ingests or swept.incoming or swept.staging or swept.held:
