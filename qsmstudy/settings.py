@@ -203,13 +203,16 @@ RECON_HEARTBEAT_SECONDS = env.float("RECON_HEARTBEAT_SECONDS", default=10)
 RECON_STALE_AFTER_SECONDS = env.float("RECON_STALE_AFTER_SECONDS", default=60)
 RECON_MAX_RETRIES = env.int("RECON_MAX_RETRIES", default=5)
 # The sweep is short: the default queue, not behind hours of reconstructions.
-CELERY_TASK_ROUTES = {"recon.sweep": {"queue": "celery"}, "recon.*": {"queue": "recon"}}
+CELERY_TASK_ROUTES = {"recon.sweep": {"queue": "celery"}, "recon.*": {"queue": "recon"},
+                      "exchange.*": {"queue": "ingest"}}
 # The sweep (recon.sweep): re-sends runs whose message was lost, removes leftovers of killed uploads and runs.
 SWEEP_RESEND_AFTER = env.int("SWEEP_RESEND_AFTER", default=600)
 SWEEP_LEFTOVERS_AFTER = env.int("SWEEP_LEFTOVERS_AFTER", default=86400)
 SWEEP_INTERVAL = env.int("SWEEP_INTERVAL", default=600)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {"recon-sweep": {"task": "recon.sweep", "schedule": float(SWEEP_INTERVAL)}}
+# BIDS export zips (exchange app) are kept this long (seconds) for download, then removed by the sweep.
+BIDS_EXPORT_KEPT_FOR = env.int("BIDS_EXPORT_KEPT_FOR", default=86400)
 
 # REST API (api app, docs/api.md): a token per user or the browser session; members only, like the pages.
 REST_FRAMEWORK = {

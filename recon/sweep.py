@@ -6,12 +6,15 @@
 (b) Leftovers untouched for SWEEP_LEFTOVERS_AFTER seconds are removed: killed uploads under
     MEDIA_ROOT/.incoming, reconstruction staging folders of killed workers, and expired held uploads.
 
+(c) Whatever the apps above recon registered (register_sweeper): recon cannot import them.
+
 It runs when a worker starts, from Celery beat (CELERY_BEAT_SCHEDULE; `runlocal` embeds beat in its
 worker) and from `manage.py sweep` (cron).
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +28,14 @@ from clinical.scans import remove_incoming_leftovers, remove_untouched
 from . import jobs
 
 log = logging.getLogger(__name__)
+_sweepers: list[Callable[[bool], str]] = []
+
+
+def register_sweeper(sweeper: Callable[[bool], str]) -> None:
+    """Have the sweep call ``sweeper(worker_start)`` too; it answers what it did in words ('' for nothing).
+    Apps above recon register theirs in their AppConfig.ready."""
+    if sweeper not in _sweepers:
+        _sweepers.append(sweeper)
 
 
 @dataclass
@@ -33,10 +44,11 @@ class Swept:
     incoming: int = 0
     staging: int = 0
     held: int = 0
+    others: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return (f"resent runs {self.resent or 'none'}; removed {self.incoming} incoming, "
-                f"{self.staging} staging, {self.held} held leftovers")
+        return "; ".join([f"resent runs {self.resent or 'none'}; removed {self.incoming} incoming, "
+                          f"{self.staging} staging, {self.held} held leftovers", *self.others])
 
 
 def staging_root() -> Path:
@@ -61,6 +73,7 @@ def sweep(worker_start: bool = False) -> Swept:
     swept.incoming = remove_incoming_leftovers(settings.SWEEP_LEFTOVERS_AFTER)
     swept.staging = remove_staging_leftovers(settings.SWEEP_LEFTOVERS_AFTER)
     swept.held = remove_expired_held()
-    if swept.resent or swept.incoming or swept.staging or swept.held:
+    swept.others = [done for sweeper in _sweepers if (done := sweeper(worker_start))]
+    if swept.resent or swept.incoming or swept.staging or swept.held or swept.others:
         log.info("sweep: %s", swept)
     return swept
