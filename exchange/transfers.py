@@ -75,6 +75,7 @@ def start_import(study: Study, upload: UploadedFile, user) -> Transfer:
     transfer = Transfer(kind=Transfer.Kind.IMPORT, study=study, requested_by=user, upload_name=upload.name[:255])
     target = incoming_dir() / f"bids-import-{transfer.uid}.zip"
     Path(upload.temporary_file_path()).replace(target)  # a rename: the upload is already on this disk
+    upload.close()  # its temporary file is now the job's: nothing left for the request to remove
     transfer.upload_path = target.relative_to(settings.MEDIA_ROOT).as_posix()
     try:
         transfer.save()
@@ -148,12 +149,13 @@ def work(transfer_id: int) -> str:
     progress = Progress(held)
     progress.start()
     try:
-        return _run(held, progress)
+        return run(held, progress)
     finally:
         progress.stopped.set()
 
 
-def _run(claim: Claim, progress: Progress) -> str:
+def run(claim: Claim, progress: Progress) -> str:
+    """Do a claimed job and record its outcome; return its status, or "taken over" (then nothing was changed)."""
     transfer = Transfer.objects.select_related("study", "requested_by").get(pk=claim.transfer_id)
     try:
         if transfer.kind == Transfer.Kind.EXPORT:
