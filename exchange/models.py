@@ -117,4 +117,5 @@ class Transfer(models.Model):
             "result": self.result,
             "elapsed_seconds": round(self.elapsed_seconds, 1) if self.elapsed_seconds is not None else None,
             "download": reverse("bids_download", args=[self.study_id, self.uid]) if self.file else None,
+            "file_name": self.file_name,
         }

@@ -28,6 +28,7 @@
     list($("transfer-notes"), (s.result && s.result.notes) || []);
     if (s.download) {
       $("download-link").href = s.download;
+      $("download-link").textContent = `Download ${s.file_name}`;
       $("transfer-download").hidden = false;
     }
   }
