@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from clinical.models import Patient, Role, Study
@@ -124,3 +125,11 @@ def test_the_bids_page_lists_the_study_s_recent_transfers(as_viewer, study, othe
     assert transfer.get_absolute_url() in page and "export: diagnosis=[&#x27;ALS&#x27;]" in page
     assert reverse("bids_download", args=[study.pk, transfer.uid]) in page
     assert page.count("/bids/transfers/") == 2  # its page and its download; nothing of the other study
+
+
+def test_the_import_page_checks_the_csrf_token_and_keeps_nothing_of_a_refused_post(study, coordinator, media):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(coordinator)
+    response = client.post(reverse("bids_import", args=[study.pk]), {"file": SimpleUploadedFile("s.zip", b"PK")})
+    assert response.status_code == 403 and not Transfer.objects.exists()
+    assert not [p for p in (media / ".incoming").rglob("*") if p.is_file()]
