@@ -21,6 +21,8 @@
     state.textContent = s.state;
     state.className = `status-${s.status}`;
     $("transfer-waiting").hidden = s.status !== "queued";
+    $("transfer-bar").hidden = s.status === "failed";
+    if ($("transfer-study")) $("transfer-study").hidden = s.status !== "succeeded";
     $("transfer-progress").value = s.percent;
     $("transfer-stage").textContent = s.stage;
     $("transfer-message").textContent = s.message;
