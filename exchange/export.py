@@ -129,9 +129,23 @@ def dataset_name(study: Study) -> str:
 
 def export_study(study: Study, selection: Selection, destination: BinaryIO,
                  progress: Callable[[str, float], None] | None = None) -> ExportSummary:
-    """Write the selected part of the study as a BIDS zip (one top folder) to a seekable binary file.
+    """Write the selected part of the study as a BIDS zip (one top folder).
 
-    ``progress(stage, fraction)`` is told of each session written (raw data, then derivatives).
+    Parameters
+    ----------
+    study : Study
+        The study to export.
+    selection : Selection
+        Which participants and sessions.
+    destination : binary file
+        Where the zip is written; it must be seekable.
+    progress : callable, optional
+        ``progress(stage, fraction)``, told of each session written (raw data, then derivatives).
+
+    Returns
+    -------
+    ExportSummary
+        The dataset's name and how many participants and sessions it holds.
     """
     report = progress or (lambda stage, fraction: None)
     report("reading the study", 0)

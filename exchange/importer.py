@@ -77,12 +77,34 @@ class _Series:
 def import_bids(study: Study, archive: Path, *, filename: str = "", user=None,
                 progress: Callable[[str, float], None] | None = None,
                 before_commit: Callable[[ImportResult], None] | None = None) -> ImportResult:
-    """Import a BIDS dataset zip into a study; raise BidsImportError (nothing saved) if it cannot be.
+    """Import a BIDS dataset zip into a study, all or nothing.
 
-    ``filename`` is how the user knows the zip (the uploaded name), for messages; by default its own name.
-    ``progress(stage, fraction)`` is told of each step and scan session; ``before_commit(result)`` runs
-    inside the saving transaction once everything is saved (a job records its outcome there, so that
-    the import and its record commit together), and may raise to undo it all.
+    Parameters
+    ----------
+    study : Study
+        Where the participants, exams, sessions and ROIs go.
+    archive : Path
+        The dataset zip.
+    filename : str, optional
+        How the user knows the zip (the uploaded name), for messages; by default its own name.
+    user : User, optional
+        Who imports (the uploader of the scans, and the audit history's user).
+    progress : callable, optional
+        ``progress(stage, fraction)``, told of each step and each scan session stored.
+    before_commit : callable, optional
+        ``before_commit(result)``, called inside the saving transaction once everything is saved: a job
+        records its outcome there, so that the import and its record commit together. It may raise to
+        undo everything.
+
+    Returns
+    -------
+    ImportResult
+        What was created, and notes on what was left out.
+
+    Raises
+    ------
+    BidsImportError
+        With every problem found, naming the dataset file; nothing was saved.
     """
     filename = filename or Path(archive).name
     report = progress or (lambda stage, fraction: None)
