@@ -377,16 +377,6 @@ class BidsImportSerializer(serializers.Serializer):
                                  "participants.tsv); docs/bids.md.")
 
 
-class BidsImportResultSerializer(serializers.Serializer):
-    patients = serializers.IntegerField()
-    exams = serializers.IntegerField()
-    scans = serializers.IntegerField(help_text="Scan sessions, each queued for reconstruction.")
-    rois = serializers.IntegerField(help_text="ROI definitions.")
-    external_values = serializers.IntegerField(help_text="ROI values measured elsewhere.")
-    notes = serializers.ListField(child=serializers.CharField(), help_text="What the import left out, and why.")
-    summary = serializers.CharField()
-
-
 class TransferSerializer(serializers.Serializer):
     """A BIDS export or import job (exchange.models.Transfer): poll it until `status` is succeeded or failed."""
 
