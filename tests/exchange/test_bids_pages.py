@@ -38,6 +38,18 @@ def test_it_rejects_outsiders(as_outsider, study, coordinator):
     assert not Transfer.objects.exclude(pk=transfer.pk).exists()
 
 
+def test_it_sends_anonymous_users_to_login(client, study, coordinator):
+    transfer = Transfer.objects.create(kind=Transfer.Kind.EXPORT, study=study, requested_by=coordinator)
+    urls = [reverse(name, args=[study.pk]) for name in ("bids", "bids_import")]
+    urls += [reverse(name, args=[study.pk, transfer.uid]) for name in ("bids_transfer", "bids_transfer_status",
+                                                                        "bids_download")]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302 and "/login/" in response["Location"], url
+    assert "/login/" in client.post(reverse("bids_export", args=[study.pk]))["Location"]
+    assert not Transfer.objects.exclude(pk=transfer.pk).exists()
+
+
 def test_viewers_export_but_cannot_import(as_viewer, study, media):
     build_study(study, design=DESIGN[:2], scans=False)
     page = as_viewer.get(reverse("bids", args=[study.pk]))
