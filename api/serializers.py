@@ -410,11 +410,29 @@ class BidsImportSerializer(serializers.Serializer):
                                  "participants.tsv); docs/bids.md.")
 
 
-class BidsImportResultSerializer(serializers.Serializer):
-    patients = serializers.IntegerField()
-    exams = serializers.IntegerField()
-    scans = serializers.IntegerField(help_text="Scan sessions, each queued for reconstruction.")
-    rois = serializers.IntegerField(help_text="ROI definitions.")
-    external_values = serializers.IntegerField(help_text="ROI values measured elsewhere.")
-    notes = serializers.ListField(child=serializers.CharField(), help_text="What the import left out, and why.")
-    summary = serializers.CharField()
+class TransferSerializer(serializers.Serializer):
+    """A BIDS export or import job (exchange.models.Transfer): poll it until `status` is succeeded or failed."""
+
+    id = serializers.UUIDField(source="uid")
+    kind = serializers.CharField(help_text="export or import.")
+    status = serializers.CharField(help_text="queued (waiting for a worker), running, succeeded or failed.")
+    state = serializers.CharField(help_text="The status in words, as the job's page shows it.")
+    stage = serializers.CharField(help_text="What a running job is doing.")
+    percent = serializers.FloatField()
+    message = serializers.CharField(help_text="The outcome: what was exported or imported, or why it failed.")
+    problems = serializers.ListField(child=serializers.CharField(),
+                                     help_text="A refused import: every problem, naming the dataset file. "
+                                               "Nothing was imported.")
+    result = serializers.DictField(help_text="Export: participants, sessions, with_derivatives. Import: patients, "
+                                             "exams, scans, rois, external_values, notes, summary.")
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    download = serializers.SerializerMethodField(help_text="A succeeded export's zip, until it expires (a day).")
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_download(self, transfer) -> str | None:
+        if transfer.file is None:
+            return None
+        url = reverse("api:transfer-download", args=[transfer.study_id, transfer.uid])
+        return self.context["request"].build_absolute_uri(url)

@@ -2,19 +2,25 @@
 
 Each operation has the rule of the page that does it: any member downloads (REDCap records and
 dictionary, the dataset CSV, a BIDS zip), only coordinators import (clinical CSV, ROI values measured
-elsewhere, a BIDS zip). Imports are all or nothing; a refused file comes back as a 400 whose `file`
-messages name the row and column (CSV) or the dataset file (BIDS) and what to change.
+elsewhere, a BIDS zip). Imports are all or nothing; a refused CSV comes back as a 400 whose `file`
+messages name the row and column and what to change.
+
+BIDS exports and imports take minutes, so they are jobs (exchange.transfers): the request answers
+202 with the job's address in `Location`; the job says its progress, then its outcome (a refused
+import's problems name the dataset file) and, for an export, where to download the zip.
 """
 from __future__ import annotations
 
-from pathlib import Path
+import uuid
 
 from django.conf import settings
 from django.http import FileResponse, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import parsers, status, viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from clinical import redcap
@@ -22,8 +28,9 @@ from clinical.importer import import_clinical_csv, size_problem
 from clinical.scans import declared_too_large
 from dashboard.dataset import build_dataset, csv_download
 from dashboard.importer import import_roi_values
-from exchange.export import Selection, export_to_temporary_file
-from exchange.importer import BidsImportError, import_bids
+from exchange import transfers
+from exchange.export import Selection
+from exchange.models import Transfer
 
 from . import serializers as s
 from .views import StudyScoped, refused
@@ -32,6 +39,9 @@ CSV = {(200, "text/csv"): OpenApiTypes.BINARY}
 ZIP = {(200, "application/zip"): OpenApiTypes.BINARY}
 TOO_LARGE = OpenApiResponse(response=OpenApiTypes.OBJECT,
                             description="Larger than SCAN_UPLOAD_MAX_BYTES; nothing was read.")
+STARTED = OpenApiResponse(response=s.TransferSerializer, description="The job was saved; follow it at `Location`.")
+LOCATION = OpenApiParameter("Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[202],
+                            description="The job: GET it until its status is succeeded or failed.")
 
 
 def csv_response(text: str, filename: str) -> HttpResponse:
@@ -54,7 +64,7 @@ class TransferViewSet(StudyScoped, viewsets.ViewSet):
 
     parser_classes = [parsers.MultiPartParser]  # every import is a file upload
     edit_actions = frozenset({"clinical_import", "roi_values_import", "bids_import"})
-    download_actions = frozenset({"redcap_records", "redcap_dictionary", "bids_export", "dataset"})
+    download_actions = frozenset({"redcap_records", "redcap_dictionary", "dataset", "transfer_download"})
 
     @extend_schema(request={"multipart/form-data": s.ClinicalImportSerializer},
                    responses={200: s.ClinicalImportResultSerializer})
@@ -107,38 +117,56 @@ class TransferViewSet(StudyScoped, viewsets.ViewSet):
             raise rows_refused(result.errors)
         return Response(counts(result, "created", "updated"))
 
-    @extend_schema(parameters=[s.BidsExportQuerySerializer], responses=ZIP)
-    def bids_export(self, request, study_id: int) -> FileResponse:
-        """The study, or the patients and sessions the filters select, as a BIDS dataset zip (docs/bids.md).
+    def started(self, transfer: Transfer) -> Response:
+        """202 with the job, and its address in Location."""
+        location = self.request.build_absolute_uri(reverse("api:transfer-detail", args=[self.study.pk, transfer.uid]))
+        return Response(s.TransferSerializer(transfer, context={"request": self.request}).data,
+                        status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+    @extend_schema(request=None, parameters=[s.BidsExportQuerySerializer, LOCATION], responses={202: STARTED})
+    def bids_export(self, request, study_id: int) -> Response:
+        """Start exporting the study, or the patients and sessions the filters select, as a BIDS zip (docs/bids.md).
 
         Diagnosis and patient choose participants; site, scan dates and the exam-scan gap choose sessions.
+        The job's `download` gives the zip once it is written; it is kept for BIDS_EXPORT_KEPT_FOR (a day).
         """
         query = s.BidsExportQuerySerializer(data=request.query_params, context={"study": self.study})
         query.is_valid(raise_exception=True)
         selection = Selection(query.filters(), query.validated_data.get("patient", []))
         if not selection.patients(self.study).exists():
             raise ValidationError("No patient matches this selection; widen the filters.")
-        archive, summary = export_to_temporary_file(self.study, selection)
-        return FileResponse(archive, as_attachment=True, filename=f"{summary.name}.zip", content_type="application/zip")
+        return self.started(transfers.start_export(self.study, selection, request.user))
 
-    @extend_schema(request={"multipart/form-data": s.BidsImportSerializer},
-                   responses={200: s.BidsImportResultSerializer, 413: TOO_LARGE})
+    @extend_schema(request={"multipart/form-data": s.BidsImportSerializer}, parameters=[LOCATION],
+                   responses={202: STARTED, 413: TOO_LARGE})
     def bids_import(self, request, study_id: int) -> Response:
-        """Import a BIDS dataset zip: participants, exams, MEGRE sessions (queued for reconstruction) and ROIs.
+        """Start importing a BIDS dataset zip: participants, exams, MEGRE sessions (queued for reconstruction), ROIs.
 
-        All or nothing: every problem found is listed under `file`, naming the dataset file.
+        All or nothing: a refused dataset's job fails with every problem under `problems`, naming the
+        dataset file; a succeeded one's `result` counts what was created.
         """
         if declared_too_large(request):
             return Response({"detail": f"The upload is larger than the {settings.SCAN_UPLOAD_MAX_BYTES} byte limit; "
                              "export a smaller selection (by diagnosis or patients) and import it in parts."},
                             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-        # Refusals are answered, not raised, as for scan uploads: this runs outside the request transaction.
         upload = s.BidsImportSerializer(data=request.data)
         if not upload.is_valid():
             return refused(upload.errors)
-        file = upload.validated_data["file"]
-        try:
-            result = import_bids(self.study, Path(file.temporary_file_path()), filename=file.name, user=request.user)
-        except BidsImportError as exc:
-            return refused({"file": exc.problems})
-        return Response(counts(result, "patients", "exams", "scans", "rois", "external_values", "notes"))
+        return self.started(transfers.start_import(self.study, upload.validated_data["file"], request.user))
+
+    def transfer_of(self, transfer_uid: uuid.UUID) -> Transfer:
+        return get_object_or_404(Transfer, study=self.study, uid=transfer_uid)
+
+    @extend_schema(responses=s.TransferSerializer)
+    def transfer(self, request, study_id: int, transfer_uid: uuid.UUID) -> Response:
+        """A BIDS export or import job: its status and progress, then its outcome and, for an export, its zip."""
+        return Response(s.TransferSerializer(self.transfer_of(transfer_uid), context={"request": request}).data)
+
+    @extend_schema(responses=ZIP)
+    def transfer_download(self, request, study_id: int, transfer_uid: uuid.UUID) -> FileResponse:
+        """A succeeded export's BIDS zip (until it expires)."""
+        transfer = self.transfer_of(transfer_uid)
+        if transfer.file is None or not transfer.file.is_file():
+            raise NotFound("This export is not ready, or it expired; export again.")
+        return FileResponse(transfer.file.open("rb"), as_attachment=True, filename=transfer.file_name,
+                            content_type="application/zip")

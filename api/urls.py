@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from django.urls import path, re_path
 
+
 from . import pages, transfers, views
 
 app_name = "api"
@@ -60,15 +61,20 @@ urlpatterns = [
          name="import-clinical"),
     path(STUDY + "import/roi-values", api(transfers.TransferViewSet, {"post": "roi_values_import"}),
          name="import-roi-values"),
-    # Like the BIDS import page, outside the request transaction: import_bids commits and cleans up itself.
+    # Like the BIDS import page: streamed to MEDIA_ROOT/.incoming, with no transaction open while it arrives.
     path(STUDY + "import/bids",
-         transaction.non_atomic_requests(api(transfers.TransferViewSet, {"post": "bids_import"})), name="import-bids"),
+         transaction.non_atomic_requests(api(transfers.TransferViewSet, {"post": "bids_import"})),
+         name="import-bids"),
     path(STUDY + "export/redcap-records", api(transfers.TransferViewSet, {"get": "redcap_records"}),
          name="export-redcap-records"),
     path(STUDY + "export/redcap-dictionary", api(transfers.TransferViewSet, {"get": "redcap_dictionary"}),
          name="export-redcap-dictionary"),
     path(STUDY + "export/dataset", api(transfers.TransferViewSet, {"get": "dataset"}), name="export-dataset"),
-    path(STUDY + "export/bids", api(transfers.TransferViewSet, {"get": "bids_export"}), name="export-bids"),
+    path(STUDY + "export/bids", api(transfers.TransferViewSet, {"post": "bids_export"}), name="export-bids"),
+    path(STUDY + "transfers/<uuid:transfer_uid>", api(transfers.TransferViewSet, {"get": "transfer"}),
+         name="transfer-detail"),
+    path(STUDY + "transfers/<uuid:transfer_uid>/download", api(transfers.TransferViewSet, {"get": "transfer_download"}),
+         name="transfer-download"),
     # Anything else under api/v1 answers JSON too (not the login page or an HTML 404).
     re_path(r"^api/v1/", api(views.NotFoundView), name="not-found"),
 ]

@@ -115,6 +115,20 @@ def remove_incoming_leftovers(older_than_s: float) -> int:
     return remove_untouched(entries + (list(temporary.iterdir()) if temporary.is_dir() else []), older_than_s)
 
 
+def remove_orphan_scan_folders(older_than_s: float) -> int:
+    """Delete scan folders without a row, untouched for ``older_than_s``; return how many.
+
+    :func:`ingest` renames the finished folder into place just before the transaction that saves the
+    row: a process killed between the two leaves a folder no row names (the ingest is then done again).
+    """
+    root = Path(settings.MEDIA_ROOT) / "scans"
+    folders = list(root.glob("*/*")) if root.is_dir() else []
+    if not folders:
+        return 0
+    stored = {str(uid) for uid in ScanSession.objects.values_list("uid", flat=True)}
+    return remove_untouched([folder for folder in folders if folder.name not in stored], older_than_s)
+
+
 def remove_untouched(entries: Iterable[Path], older_than_s: float) -> int:
     """Delete the files and folders among ``entries`` untouched for ``older_than_s``; return how many."""
     removed = 0

@@ -9,5 +9,9 @@ class ExchangeConfig(AppConfig):
 
     def ready(self) -> None:
         from clinical.panels import register_study_link
+        from recon.sweep import register_sweeper
+
+        from . import transfers
 
         register_study_link("BIDS export / import", "bids")
+        register_sweeper(transfers.sweep)

@@ -1,7 +1,8 @@
 """Export a study, or a selection of it, as a BIDS dataset zip (layout and dictionary: docs/bids.md).
 
-The zip is written member by member to a file the caller owns (a temporary file for downloads), and
-each echo is written on its own, so memory stays at one echo however big the study is.
+The zip is written member by member to a file the caller owns (a job's file under MEDIA_ROOT/exports,
+see exchange.transfers), and each echo is written on its own, so memory stays at one echo however big
+the study is.
 """
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import datetime as dt
 import gzip
 import json
 import shutil
-import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
-from typing import IO, BinaryIO
+from typing import BinaryIO
 
 import nibabel as nib
 import numpy as np
@@ -21,7 +22,6 @@ from django.db.models import QuerySet
 from django.utils.text import slugify
 
 from clinical.models import Exam, Patient, ScanSession, Study
-from clinical.scans import incoming_dir
 from dashboard.dataset import Filters
 from dashboard.models import ExternalRoiValue
 from recon import rois
@@ -51,6 +51,19 @@ class Selection:
     @classmethod
     def from_query(cls, query) -> "Selection":
         return cls(Filters.from_query(query), [c for c in query.getlist("patient") if c])
+
+    @classmethod
+    def from_dict(cls, stored: dict) -> "Selection":
+        """The selection a job stored with ``as_dict``."""
+        def date(name: str) -> dt.date | None:
+            return dt.date.fromisoformat(stored[name]) if stored.get(name) else None
+
+        filters = Filters(diagnoses=stored.get("diagnosis", []), site=stored.get("site", ""),
+                          date_from=date("date_from"), date_to=date("date_to"), max_gap_days=stored.get("max_gap"))
+        return cls(filters, stored.get("patient", []))
+
+    def as_dict(self) -> dict:
+        return {**self.filters.as_dict(), "patient": self.patient_codes}
 
     @property
     def filters_sessions(self) -> bool:
@@ -114,24 +127,28 @@ def dataset_name(study: Study) -> str:
     return f"{slugify(study.name) or 'study'}-bids"
 
 
-def export_to_temporary_file(study: Study, selection: Selection) -> tuple[IO[bytes], ExportSummary]:
-    """The selection as a BIDS zip in an anonymous temporary file, rewound for streaming.
+def export_study(study: Study, selection: Selection, destination: BinaryIO,
+                 progress: Callable[[str, float], None] | None = None) -> ExportSummary:
+    """Write the selected part of the study as a BIDS zip (one top folder).
 
-    A study's zip can be gigabytes: it goes to disk (next to incoming uploads), never into memory, and
-    the file disappears when the caller closes it (a FileResponse does so after sending).
+    Parameters
+    ----------
+    study : Study
+        The study to export.
+    selection : Selection
+        Which participants and sessions.
+    destination : binary file
+        Where the zip is written; it must be seekable.
+    progress : callable, optional
+        ``progress(stage, fraction)``, told of each session written (raw data, then derivatives).
+
+    Returns
+    -------
+    ExportSummary
+        The dataset's name and how many participants and sessions it holds.
     """
-    archive = tempfile.TemporaryFile(dir=incoming_dir())
-    try:
-        summary = export_study(study, selection, archive)
-    except BaseException:
-        archive.close()
-        raise
-    archive.seek(0)
-    return archive, summary
-
-
-def export_study(study: Study, selection: Selection, destination: BinaryIO) -> ExportSummary:
-    """Write the selected part of the study as a BIDS zip (one top folder) to a seekable binary file."""
+    report = progress or (lambda stage, fraction: None)
+    report("reading the study", 0)
     patients = list(selection.patients(study).prefetch_related("exams", "scans"))
     chosen = {p.pk: sorted((s for s in p.scans.all() if selection.keeps(s, [e.date for e in p.exams.all()])),
                            key=lambda s: (s.scan_date, s.created_at)) for p in patients}
@@ -153,12 +170,16 @@ def export_study(study: Study, selection: Selection, destination: BinaryIO) -> E
             subject = labels[patient.code]
             rows = [{"session_id": f"ses-{s.label}", **_session_row(s.scan)} for s in sessions if s.subject == subject]
             writer.tsv(f"sub-{subject}/sub-{subject}_sessions.tsv", bids.SESSION_COLUMNS, rows)
-        for session in sessions:
+        # Raw data is most of the zip: its sessions take the first 80 % of the progress.
+        for done, session in enumerate(sessions):
+            report("writing scans", 0.8 * done / len(sessions))
             _write_raw(writer, session)
         writer.json("derivatives/qsmstudy/dataset_description.json", _description(study, "derivative"))
         writer.json("derivatives/qsmstudy/desc-rois_dseg.json", _dseg_dictionary())
-        for session in sessions:
+        for done, session in enumerate(sessions):
+            report("writing derivatives", 0.8 + 0.2 * done / len(sessions))
             summary.with_derivatives += _write_derivatives(writer, session, study.roi_labels)
+    report("written", 1)
     return summary
 
 

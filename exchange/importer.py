@@ -15,6 +15,7 @@ import re
 import shutil
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,20 +74,50 @@ class _Series:
     params: dict = field(default_factory=dict)  # the exported current run's reconstruction parameters
 
 
-def import_bids(study: Study, archive: Path, *, filename: str = "", user=None) -> ImportResult:
-    """Import a BIDS dataset zip into a study; raise BidsImportError (nothing saved) if it cannot be.
+def import_bids(study: Study, archive: Path, *, filename: str = "", user=None,
+                progress: Callable[[str, float], None] | None = None,
+                before_commit: Callable[[ImportResult], None] | None = None) -> ImportResult:
+    """Import a BIDS dataset zip into a study, all or nothing.
 
-    ``filename`` is how the user knows the zip (the uploaded name), for messages; by default its own name.
+    Parameters
+    ----------
+    study : Study
+        Where the participants, exams, sessions and ROIs go.
+    archive : Path
+        The dataset zip.
+    filename : str, optional
+        How the user knows the zip (the uploaded name), for messages; by default its own name.
+    user : User, optional
+        Who imports (the uploader of the scans, and the audit history's user).
+    progress : callable, optional
+        ``progress(stage, fraction)``, told of each step and each scan session stored.
+    before_commit : callable, optional
+        ``before_commit(result)``, called inside the saving transaction once everything is saved: a job
+        records its outcome there, so that the import and its record commit together. It may raise to
+        undo everything.
+
+    Returns
+    -------
+    ImportResult
+        What was created, and notes on what was left out.
+
+    Raises
+    ------
+    BidsImportError
+        With every problem found, naming the dataset file; nothing was saved.
     """
     filename = filename or Path(archive).name
+    report = progress or (lambda stage, fraction: None)
     with tempfile.TemporaryDirectory(dir=incoming_dir()) as work:
+        report("unpacking", 0)
         try:
             files = expand_upload([Path(archive)], Path(work), upload_limits())
         except UploadError as exc:
             raise BidsImportError([str(exc)]) from exc
+        report("checking", 0.1)
         dataset = _Dataset(_root(files, filename), filename)
         dataset.read(study)
-        return dataset.save(study, user)
+        return dataset.save(study, user, report, before_commit)
 
 
 def _root(files, name: str) -> Path:
@@ -305,21 +336,27 @@ class _Dataset:
 
     # Saving, all or nothing.
 
-    def save(self, study: Study, user) -> ImportResult:
+    def save(self, study: Study, user, report: Callable[[str, float], None],
+             before_commit: Callable[[ImportResult], None] | None) -> ImportResult:
         stored: list[ScanSession] = []
         try:
             with transaction.atomic():
+                report("saving patients and exams", 0.15)
                 patients = self.save_patients(study, user)
-                for series in self.series:
+                # Each session is checked, converted and stored: most of the time goes there.
+                for done, series in enumerate(self.series):
+                    report("storing scan sessions", 0.2 + 0.8 * done / len(self.series))
                     scan = self.store(series, patients[series.subject], user)
                     stored.append(scan)
                     self.save_rois(series, scan, user)
+                self.result.scans = len(stored)
+                if before_commit is not None:
+                    before_commit(self.result)
         except BaseException:
             for scan in stored:
                 shutil.rmtree(scan.path("magnitude").parent, ignore_errors=True)
                 shutil.rmtree(rois.roi_folder(scan), ignore_errors=True)
             raise
-        self.result.scans = len(stored)
         return self.result
 
     def save_patients(self, study: Study, user) -> dict[str, Patient]:

@@ -210,16 +210,18 @@ RECON_SOFT_TIME_LIMIT = env.int("RECON_SOFT_TIME_LIMIT", default=2 * 3600)
 RECON_HEARTBEAT_SECONDS = env.float("RECON_HEARTBEAT_SECONDS", default=10)
 RECON_STALE_AFTER_SECONDS = env.float("RECON_STALE_AFTER_SECONDS", default=60)
 RECON_MAX_RETRIES = env.int("RECON_MAX_RETRIES", default=5)
-# Three queues: "ingest" (uploads, minutes; a coordinator waits on the page), "recon" (hours of
-# reconstructions and ROI measurements) and "celery" (the short sweep, held up behind neither).
+# Three queues: "ingest" (uploads and BIDS transfers, minutes; a coordinator waits on the page), "recon"
+# (hours of reconstructions and ROI measurements) and "celery" (the short sweep, held up behind neither).
 CELERY_TASK_ROUTES = {"recon.sweep": {"queue": "celery"}, "recon.*": {"queue": "recon"},
-                      "clinical.ingest": {"queue": "ingest"}}
+                      "clinical.ingest": {"queue": "ingest"}, "exchange.*": {"queue": "ingest"}}
 # The sweep (recon.sweep): re-sends runs whose message was lost, removes leftovers of killed uploads and runs.
 SWEEP_RESEND_AFTER = env.int("SWEEP_RESEND_AFTER", default=600)
 SWEEP_LEFTOVERS_AFTER = env.int("SWEEP_LEFTOVERS_AFTER", default=86400)
 SWEEP_INTERVAL = env.int("SWEEP_INTERVAL", default=600)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {"recon-sweep": {"task": "recon.sweep", "schedule": float(SWEEP_INTERVAL)}}
+# BIDS export zips (exchange app) are kept this long (seconds) for download, then removed by the sweep.
+BIDS_EXPORT_KEPT_FOR = env.int("BIDS_EXPORT_KEPT_FOR", default=86400)
 
 # REST API (api app, docs/api.md): a token per user or the browser session; members only, like the pages.
 REST_FRAMEWORK = {

@@ -100,6 +100,8 @@ def _publish(claim: Claim, staging, outputs: dict, timings: dict, sources: dict,
         if run.claim != claim.token or run.status != ReconRun.Status.RUNNING:
             raise Cancelled(f"run {run.pk} was cancelled or taken over before it finished")
         run.directory.parent.mkdir(parents=True, exist_ok=True)
+        # A folder already there is a killed publish's (renamed, never committed): this claim replaces it.
+        shutil.rmtree(run.directory, ignore_errors=True)
         staging.rename(run.directory)
         run.status, run.stage, run.percent = ReconRun.Status.SUCCEEDED, "done", 100
         run.outputs, run.timings, run.package_version = outputs, timings, __version__

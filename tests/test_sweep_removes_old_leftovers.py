@@ -35,3 +35,17 @@ def test_the_sweep_removes_old_incoming_and_staging_folders_and_keeps_fresh_ones
     assert not old_upload.exists() and not old_file.exists() and not old_staging.exists()
     assert fresh_upload.exists() and fresh_staging.exists() and published.exists()
     assert incoming.is_dir()
+
+
+def test_the_sweep_removes_scan_folders_no_row_names(db, media, settings, patient):
+    from tests.recon_data import phantom_scan
+
+    settings.SWEEP_LEFTOVERS_AFTER = 3600
+    stored = phantom_scan(patient)
+    kept = media / stored.directory
+    then = time.time() - 2 * 3600
+    os.utime(kept, (then, then))
+    orphan = made(media / "scans" / str(patient.study_id) / "8d0c7f0e-0000-4000-8000-000000000000", 2 * 3600)
+    fresh = made(media / "scans" / str(patient.study_id) / "8d0c7f0e-0000-4000-8000-000000000001", 60)
+    sweep()
+    assert not orphan.exists() and fresh.exists() and kept.exists()

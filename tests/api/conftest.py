@@ -9,6 +9,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from clinical.models import Exam, Ingest, Patient
+from exchange.models import Transfer
 from recon import rois
 from recon.models import RoiDefinition, RoiValue
 from tests.recon_data import phantom, phantom_scan
@@ -24,7 +25,7 @@ def token_client(user) -> APIClient:
 
 @pytest.fixture
 def seeded(study, coordinator) -> dict:
-    """A patient with an exam, a phantom scan, its (queued) run, an ROI and a value on the run."""
+    """A patient with an exam, a phantom scan, its (queued) run, an ROI and a value on the run, a queued BIDS export."""
     patient = Patient.objects.create(study=study, code="ALS-001", diagnosis="ALS", onset_month=dt.date(2022, 1, 1))
     exam = Exam.objects.create(patient=patient, date=dt.date(2024, 3, 1), examiner="Dr A", mas_upper_left="1+")
     scan = phantom_scan(patient)
@@ -36,8 +37,9 @@ def seeded(study, coordinator) -> dict:
                                     reference="whole-brain mean")
     ingest = Ingest.objects.create(study=study, patient=patient, uploaded_by=coordinator, scan=scan,
                                    status=Ingest.Status.STORED)
+    transfer = Transfer.objects.create(kind=Transfer.Kind.EXPORT, study=study, requested_by=coordinator)  # queued
     return {"study": study, "patient": patient, "exam": exam, "scan": scan, "run": run, "roi": roi, "value": value,
-            "ingest": ingest}
+            "ingest": ingest, "transfer": transfer}
 
 
 def path_values(seeded: dict, path: str) -> dict[str, object]:
@@ -45,6 +47,7 @@ def path_values(seeded: dict, path: str) -> dict[str, object]:
     values = {"study_id": seeded["study"].pk, "patient_id": seeded["patient"].pk, "exam_id": seeded["exam"].pk,
               "scan_id": seeded["scan"].pk, "run_id": seeded["run"].pk, "roi_id": seeded["roi"].pk,
               "ingest_uid": seeded["ingest"].uid,
+              "transfer_uid": seeded["transfer"].uid,
               "kind": "chi" if "/runs/" in path else "magnitude"}
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     return {name: values[name] for name in names}

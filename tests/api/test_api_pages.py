@@ -30,7 +30,7 @@ def test_the_operations_page_lists_every_operation(client, coordinator):
         assert f"<code>{path}</code>" in page, (method, path)
 
 
-DOWNLOADS = ("/files/", "/mask", "/export/")  # files, whatever the Accept header
+DOWNLOADS = ("/files/", "/mask", "/export/", "/download")  # files, whatever the Accept header
 
 
 @pytest.mark.parametrize("path", [path for method, path in OPERATIONS if method == "GET"

@@ -1,10 +1,14 @@
-"""In headless Chromium: export a selection from the study page, import it into another study."""
+"""In headless Chromium: export a selection from the study page, follow the job's progress to its download
+link, and import the zip into another study through its job page."""
 import zipfile
 
 import pytest
 
 from clinical.models import Role, Study
+from exchange import transfers
+from exchange.models import Transfer
 from tests.conftest import log_in, screenshot
+from tests.exchange.conftest import run_jobs
 from tests.exchange.study_data import DESIGN, build_study
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,9 +22,27 @@ def test_a_coordinator_exports_pls_patients_and_imports_them_elsewhere(page, coo
     page.get_by_role("link", name=study.name).click()
     page.get_by_role("link", name="BIDS export / import").click()
     page.select_option("select[name=diagnosis]", ["PLS"])
-    screenshot(page, "bids-export")
+    page.get_by_role("button", name="Export BIDS zip").click()
+    page.wait_for_selector("text=It waits for a worker")
+
+    # A worker takes the job and reports its progress; the page follows it without a reload.
+    held = transfers.claim(Transfer.objects.get(study=study).pk)
+    progress = transfers.Progress(held)
+    progress.start()
+    try:
+        progress("writing scans", 0.4)
+        page.wait_for_function("document.getElementById('transfer-progress').value === 40")
+        assert page.locator("#transfer-stage").inner_text() == "writing scans"
+        assert page.locator("#transfer-waiting").is_hidden() and page.locator("#download-link").is_hidden()
+        screenshot(page, "bids-export-progress")
+        assert transfers.run(held, progress) == "succeeded"
+    finally:
+        progress.stopped.set()
+    page.wait_for_selector("#download-link", state="visible")
+    assert page.locator("#transfer-state").inner_text() == "succeeded"
+    screenshot(page, "bids-export-ready")
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download BIDS zip").click()
+        page.get_by_role("link", name="Download motor-cortex-qsm-bids.zip").click()
     archive = tmp_path / download.value.suggested_filename
     download.value.save_as(archive)
     with zipfile.ZipFile(archive) as zf:
@@ -31,6 +53,8 @@ def test_a_coordinator_exports_pls_patients_and_imports_them_elsewhere(page, coo
     page.get_by_role("link", name="Import a BIDS dataset into this study").click()
     page.set_input_files("#id_file", str(archive))
     page.get_by_role("button", name="Import").click()
+    page.wait_for_selector("text=It waits for a worker")
+    assert run_jobs() == ["succeeded"]
     page.wait_for_selector("text=Imported motor-cortex-qsm-bids.zip: 2 patients, 4 exams")
     screenshot(page, "bids-imported")
     assert sorted(target.patients.values_list("code", flat=True)) == ["PLS-01", "PLS-02"]
