@@ -14,7 +14,7 @@ import gzip
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import nibabel as nib
 import numpy as np
 
 from qsm.inputs import (
-    PhaseRange, apply_phase_scale, check_same_grid, echo_times_s, field_strength_t, same_grid, series_phase_scale,
+    PhaseRange, PhaseScale, apply_phase_scale, check_same_grid, echo_times_s, field_strength_t, same_grid, series_phase_scale,
 )
 from qsm.io import reading_voxels
 
@@ -263,20 +263,18 @@ def _assemble(first: list[NiftiVolume], second: list[NiftiVolume], notes: list[s
     files = {MAGNITUDE: workdir / "magnitude.nii", PHASE: workdir / "phase.nii"}
     with EchoWriter(files[MAGNITUDE], shape, reference.image.affine) as magnitude, \
             EchoWriter(files[PHASE], shape, reference.image.affine) as phase:
+        # Each echo is passed on as a temporary, so it is freed before the next one is read.
         if reference.part == REAL:
-            for (_, real), (_, imaginary) in zip(_echoes(first_frames), _echoes(second_frames)):
-                signal = real + 1j * imaginary
-                magnitude.write(np.abs(signal).astype(np.float32))
-                phase.write(np.angle(signal).astype(np.float32))
+            for real, imaginary in zip(first_frames, second_frames):
+                _write_complex(_read_echo(real), _read_echo(imaginary), magnitude, phase)
         else:
-            for _, echo in _echoes(first_frames):
-                magnitude.write(echo)
+            for frame in first_frames:
+                magnitude.write(_read_echo(frame))
             # The scale is decided on the whole series, so the phase is read twice rather than held.
-            ranges = [PhaseRange.of(name, echo) for name, echo in _echoes(second_frames)]
+            ranges = [PhaseRange.of(frame[1].source.name, _read_echo(frame)) for frame in second_frames]
             scale = series_phase_scale(ranges, second[0].sidecar.get("Manufacturer"))
-            for _, echo in _echoes(second_frames):
-                apply_phase_scale(echo, scale)
-                phase.write(echo)
+            for frame in second_frames:
+                phase.write(_in_radians(_read_echo(frame), scale))
     echo_times = [te for te, _, _ in first_frames]
     sidecar = _canonical_sidecar(reference, second[0], echo_times)
     return DecodedScan(
@@ -452,21 +450,32 @@ def _check_same_echo_times(magnitude, phase) -> None:
         )
 
 
-def _echoes(frames) -> Iterator[tuple[str, np.ndarray]]:
-    """Each frame's file name and voxels as float32 (X, Y, Z), read from the file as it is asked for.
+def _read_echo(frame: tuple[float, NiftiVolume, int | None]) -> np.ndarray:
+    """One frame's voxels as float32 (X, Y, Z), read now from its file.
 
     Raises
     ------
     UploadError
-        When a file is truncated or damaged, or holds NaN or infinite values.
+        When the file is truncated or damaged, or holds NaN or infinite values.
     """
-    for _, volume, frame in frames:
-        proxy = volume.image.dataobj
-        with reading_voxels(volume.source.name, _REMEDY_DAMAGED):
-            echo = np.asarray(proxy[..., frame] if frame is not None else proxy, dtype=np.float32)
-        if not np.isfinite(echo).all():
-            raise UploadError(volume.source.name, "contains NaN or infinite values", "upload the unprocessed scanner data")
-        yield volume.source.name, echo
+    _, volume, index = frame
+    proxy = volume.image.dataobj
+    with reading_voxels(volume.source.name, _REMEDY_DAMAGED):
+        echo = np.asarray(proxy[..., index] if index is not None else proxy, dtype=np.float32)
+    if not np.isfinite(echo).all():
+        raise UploadError(volume.source.name, "contains NaN or infinite values", "upload the unprocessed scanner data")
+    return echo
+
+
+def _in_radians(echo: np.ndarray, scale: PhaseScale) -> np.ndarray:
+    apply_phase_scale(echo, scale)
+    return echo
+
+
+def _write_complex(real: np.ndarray, imaginary: np.ndarray, magnitude: EchoWriter, phase: EchoWriter) -> None:
+    signal = real + 1j * imaginary
+    magnitude.write(np.abs(signal).astype(np.float32))
+    phase.write(np.angle(signal).astype(np.float32))
 
 
 def _write_deidentified(volumes: list[NiftiVolume], deid_dir: Path, study_code: str) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 _NIFTI_SCANNER_XFORM = 1
 #: nibabel's own level for ``.nii.gz``: most of the size gain of higher levels at a fraction of the time.
 GZIP_LEVEL = 1
-_COPY_BLOCK = 1 << 24
+_COPY_BLOCK = 1 << 22
 
 
 class EchoWriter:
