@@ -22,7 +22,8 @@ import nibabel as nib
 import numpy as np
 
 from qsm.inputs import (
-    PhaseRange, PhaseScale, apply_phase_scale, check_same_grid, echo_times_s, field_strength_t, same_grid, series_phase_scale,
+    PhaseRange, PhaseScale, apply_phase_scale, check_same_grid, echo_times_s, field_strength_t, same_grid,
+    series_phase_scale,
 )
 from qsm.io import reading_voxels
 
@@ -251,8 +252,10 @@ def _explain_no_pair(volumes: list[NiftiVolume], groups: list[list[NiftiVolume]]
 
 def _assemble(first: list[NiftiVolume], second: list[NiftiVolume], notes: list[str], source_format: str,
               workdir: Path) -> DecodedScan:
-    """Write the two parts echo by echo into float32 files in ``workdir``; real/imaginary become magnitude/phase,
-    phase becomes radians.  One echo of each part is in memory at a time."""
+    """Write the two parts echo by echo to float32 files in ``workdir``, holding one echo at a time.
+
+    Real/imaginary become magnitude/phase; phase becomes radians.
+    """
     first_frames, second_frames = _ordered_frames(first), _ordered_frames(second)
     _check_same_echo_times(first_frames, second_frames)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -493,15 +496,16 @@ def _write_deidentified(volumes: list[NiftiVolume], deid_dir: Path, study_code: 
 def _save_scrubbed_nifti(image: nib.Nifti1Image, destination: Path) -> None:
     """Save without free-text header fields or extensions (dcm2niix puts times there).
 
-    The voxels are copied as stored, block by block, so the copy costs no memory and keeps every bit.
+    The header and voxels are copied as stored, the voxels block by block, so the copy costs no
+    memory and keeps every bit (a loaded image's header has lost the stored scaling).
     """
-    header = image.header.copy()
-    header.extensions.clear()
-    for field in ("descrip", "aux_file", "db_name", "intent_name"):
-        if field in header.keys():
-            header[field] = b""
-    header["vox_offset"] = 0  # placed right after the header again, now that the extensions are gone
     with open(image.get_filename(), "rb") as source, destination.open("wb") as raw:
+        header = image.header_class.from_fileobj(source)
+        header.extensions.clear()
+        for field in ("descrip", "aux_file", "db_name", "intent_name"):
+            if field in header.keys():
+                header[field] = b""
+        header["vox_offset"] = 0  # placed right after the header again, now that the extensions are gone
         out = gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) \
             if destination.name.endswith(".gz") else raw
         with out:
