@@ -159,6 +159,21 @@ MILLIRADIANS = PhaseScale("milliradians", 1e-3)
 _PHASE_REMEDY = "export phase in radians (-pi..pi) or the scanner's integer scale (-4096..4095)"
 
 
+@dataclass(frozen=True)
+class PhaseRange:
+    """What the scale decision needs of one phase array: its file, extreme values and integer-ness."""
+
+    name: str
+    low: float
+    high: float
+    integral: bool
+
+    @classmethod
+    def of(cls, name: str, array: np.ndarray) -> PhaseRange:
+        """Summarise ``array``, read from file ``name``."""
+        return cls(str(name), float(array.min()), float(array.max()), _is_integral(array))
+
+
 def phase_to_radians(parts: Sequence[tuple[str, np.ndarray]], manufacturer: str | None = None) -> str:
     """Convert one phase series to radians in [-pi, pi), in place.
 
@@ -183,28 +198,45 @@ def phase_to_radians(parts: Sequence[tuple[str, np.ndarray]], manufacturer: str 
         holding the most extreme value when the series matches no known
         scale (rules in the module docstring).
     """
-    ranges = [(name, float(array.min()), float(array.max())) for name, array in parts]
-    low, high = min(r[1] for r in ranges), max(r[2] for r in ranges)
-    integral = [_is_integral(array) for _, array in parts]
+    scale = series_phase_scale([PhaseRange.of(name, array) for name, array in parts], manufacturer)
+    for _, array in parts:
+        apply_phase_scale(array, scale)
+    return scale.name
+
+
+def series_phase_scale(ranges: Sequence[PhaseRange], manufacturer: str | None = None) -> PhaseScale:
+    """Decide the scale of a phase series from the summaries of its arrays (one per file, echo or slice).
+
+    Lets a caller that holds one echo at a time summarise each, decide once, then convert each
+    with :func:`apply_phase_scale`; :func:`phase_to_radians` does both for arrays held together.
+
+    Raises
+    ------
+    InputError
+        As :func:`phase_to_radians`.
+    """
+    low, high = min(r.low for r in ranges), max(r.high for r in ranges)
+    integral = [r.integral for r in ranges]
     # Integer-ness tells scales apart only beyond 2 pi (a radian echo may be all zeros).
     if any(integral) and not all(integral) and max(-low, high) > 2 * np.pi + RADIAN_TOL:
-        fractional, whole = parts[integral.index(False)][0], parts[integral.index(True)][0]
+        fractional, whole = ranges[integral.index(False)].name, ranges[integral.index(True)].name
         raise InputError(fractional, f"phase in non-integer steps while {whole} holds integers",
                          "give every echo of the phase in one scale")
     extreme = low if abs(low) >= abs(high) else high
-    owner = next(name for name, lo, hi in ranges if extreme in (lo, hi))
+    owner = next(r.name for r in ranges if extreme in (r.low, r.high))
     declared = vendor_phase_scale(manufacturer)
     if declared is None:
-        scale = phase_scale(low, high, all(integral), owner)
-    else:
-        scale = declared_phase_scale(declared, low, high, owner, manufacturer)
-    for _, array in parts:
-        if scale.factor != 1.0:
-            array *= np.float32(scale.factor)
-        if scale.offset:
-            array += np.float32(scale.offset)
-        wrap_phase(array)
-    return scale.name
+        return phase_scale(low, high, all(integral), owner)
+    return declared_phase_scale(declared, low, high, owner, manufacturer)
+
+
+def apply_phase_scale(array: np.ndarray, scale: PhaseScale) -> None:
+    """Convert float32 stored phase to radians in [-pi, pi) in place by ``scale``."""
+    if scale.factor != 1.0:
+        array *= np.float32(scale.factor)
+    if scale.offset:
+        array += np.float32(scale.offset)
+    wrap_phase(array)
 
 
 def phase_scale(low: float, high: float, integral: bool, name: str) -> PhaseScale:

@@ -7,19 +7,16 @@ import os
 import zipfile
 from pathlib import Path
 
-import nibabel as nib
-import numpy as np
-
 from .model import ScanData
-
-_NIFTI_SCANNER_XFORM = 1
+from .ondisk import gzip_file
 
 
 def write_canonical(scan: ScanData, outdir: Path) -> dict[str, Path]:
     """Write the canonical NIfTI files, sidecar and de-identified originals.
 
     Each file is written under a temporary name and renamed into place, so
-    a failure leaves no partial file behind.
+    a failure leaves no partial file behind.  The NIfTI files are the assembled
+    volumes compressed block by block, so writing holds no array in memory.
 
     Parameters
     ----------
@@ -44,8 +41,8 @@ def write_canonical(scan: ScanData, outdir: Path) -> dict[str, Path]:
         "original": outdir / "original.zip",
     }
     writers = {
-        "magnitude": lambda path: _save_nifti(scan.magnitude, scan.affine, path),
-        "phase": lambda path: _save_nifti(scan.phase, scan.affine, path),
+        "magnitude": lambda path: gzip_file(scan.volumes["magnitude"], path),
+        "phase": lambda path: gzip_file(scan.volumes["phase"], path),
         "sidecar": lambda path: path.write_text(json.dumps(canonical_sidecar(scan), indent=2), encoding="utf-8"),
         "original": lambda path: zip_dir(scan.deidentified, path),
     }
@@ -77,14 +74,6 @@ def _write_atomically(destination: Path, write) -> None:
         os.replace(partial, destination)
     finally:
         partial.unlink(missing_ok=True)
-
-
-def _save_nifti(data: np.ndarray, affine: np.ndarray, path: Path) -> None:
-    image = nib.Nifti1Image(data.astype(np.float32, copy=False), affine)
-    image.header.set_xyzt_units("mm", "sec")
-    image.set_qform(affine, code=_NIFTI_SCANNER_XFORM)
-    image.set_sform(affine, code=_NIFTI_SCANNER_XFORM)
-    nib.save(image, path)
 
 
 def zip_dir(src: Path, dest: Path) -> Path:

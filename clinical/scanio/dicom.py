@@ -277,7 +277,7 @@ def read_dicom_scan(headers: list[DicomHeader], workdir: Path, deid_dir: Path, s
     headers : list of DicomHeader
         Every DICOM file of the upload.
     workdir : Path
-        Scratch folder for dcm2niix's input links and output.
+        Scratch folder for dcm2niix's input links and output and the assembled volumes.
     deid_dir : Path
         Where the de-identified originals go (``<series>/0001.dcm`` ...).
     study_code : str
@@ -298,7 +298,8 @@ def read_dicom_scan(headers: list[DicomHeader], workdir: Path, deid_dir: Path, s
     chosen = choose_files(headers)
     converted = convert(chosen, workdir)
     by_series = _first_file_by_series(chosen)
-    scan, used_series = read_converted_scan(converted, lambda sidecar, part: _describe(sidecar, part, by_series))
+    scan, used_series = read_converted_scan(converted, lambda sidecar, part: _describe(sidecar, part, by_series),
+                                            workdir / "assembled")
     _write_deidentified([h for h in chosen if h.series_uid in used_series], deid_dir, study_code, salt)
     return scan
 

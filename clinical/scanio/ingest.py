@@ -11,8 +11,9 @@ from .checks import protocol_warnings
 from .dicom import DicomHeader, read_dicom_header, read_dicom_scan
 from .errors import UploadError
 from .limits import UploadLimits
-from .model import ScanData, pixel_sha256
+from .model import ScanData
 from .nifti import is_nifti, read_nifti_scan
+from .ondisk import c_order_sha256
 from .safezip import SourceFile, expand_upload
 
 _MAX_STUDY_CODE_LENGTH = 64  # DICOM LO (PatientID)
@@ -53,7 +54,7 @@ def read_upload(
     Returns
     -------
     ScanData
-        Canonical arrays, affine, echo times, de-identified sidecar, hash,
+        Canonical volumes (files in ``workdir``), affine, echo times, de-identified sidecar, hash,
         protocol warnings and the folder of de-identified originals.
 
     Raises
@@ -75,7 +76,7 @@ def read_upload(
             niftis[0].name, f"is NIfTI but {dicoms[0].source.name} is DICOM", "upload one format per scan"
         )
     if niftis:
-        scan = read_nifti_scan(niftis, sidecars, deid_dir / "nifti", study_code)
+        scan = read_nifti_scan(niftis, sidecars, scratch / "assembled", deid_dir / "nifti", study_code)
     elif dicoms:
         if sidecars:
             raise UploadError(sidecars[0].name, "is a JSON sidecar without its NIfTI file", _REMEDY_FORMAT)
@@ -84,14 +85,13 @@ def read_upload(
         name = files[0].name if files else Path(paths[0]).name
         raise UploadError(name, "no DICOM or NIfTI image found", _REMEDY_FORMAT)
     result = ScanData(
-        magnitude=scan.magnitude,
-        phase=scan.phase,
+        volumes=scan.volumes,
         affine=np.asarray(scan.affine, dtype=np.float64),
         echo_times_s=list(scan.echo_times_s),
         field_strength_t=scan.field_strength_t,
         source_format=scan.source_format,
         sidecar={**scan.sidecar, "SourceFormat": scan.source_format, "PatientID": study_code},
-        pixel_sha256=pixel_sha256(scan.magnitude, scan.phase),
+        pixel_sha256=c_order_sha256([scan.volumes["magnitude"], scan.volumes["phase"]]),
         deidentified=deid_dir,
         acquired_at=scan.acquired_at,
     )

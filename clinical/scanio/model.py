@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +11,8 @@ import numpy as np
 
 from qsm.inputs import b0_direction, voxel_sizes
 
+from .ondisk import read_volume
+
 
 @dataclass
 class DecodedScan:
@@ -20,10 +21,10 @@ class DecodedScan:
     ``source_format`` is ``"dicom"``, ``"nifti"`` or ``"bids"``; ``notes`` are the reader's remarks
     for the coordinator (e.g. a sidecar that was missing), reported as warnings; ``acquired_at``
     is the scanner's acquisition date and time (its local clock, naive), when a header has it.
+    ``volumes`` holds the ``"magnitude"`` and ``"phase"`` files (see :attr:`ScanData.volumes`).
     """
 
-    magnitude: np.ndarray
-    phase: np.ndarray
+    volumes: dict[str, Path]
     affine: np.ndarray
     echo_times_s: list[float]
     sidecar: dict
@@ -39,10 +40,11 @@ class ScanData:
 
     Attributes
     ----------
-    magnitude : np.ndarray
-        float32, shape (X, Y, Z, E), arbitrary scanner units.
-    phase : np.ndarray
-        float32 radians in [-pi, pi), same shape as ``magnitude``.
+    volumes : dict of str to Path
+        ``"magnitude"`` (arbitrary scanner units) and ``"phase"`` (radians in [-pi, pi)):
+        uncompressed float32 (X, Y, Z, E) NIfTI files in the work directory, written echo by
+        echo so that no whole series is ever held in memory.  :attr:`magnitude` and
+        :attr:`phase` map them as arrays.
     affine : np.ndarray
         4x4 voxel-to-world matrix, RAS+ millimetres (nibabel convention).
     echo_times_s : list of float
@@ -54,8 +56,8 @@ class ScanData:
     sidecar : dict
         De-identified acquisition parameters (BIDS-style keys).
     pixel_sha256 : str
-        SHA-256 of ``magnitude`` then ``phase`` as float32 C-order bytes; the
-        same series uploaded in any container hashes the same.
+        SHA-256 of ``magnitude`` then ``phase`` as float32 C-order (X, Y, Z, E) bytes;
+        the same series uploaded in any container hashes the same.
     warnings : list of str
         Protocol deviations that do not prevent use (LORIS "violations").
     deidentified : Path
@@ -68,8 +70,7 @@ class ScanData:
         which stays free of dates.
     """
 
-    magnitude: np.ndarray
-    phase: np.ndarray
+    volumes: dict[str, Path]
     affine: np.ndarray
     echo_times_s: list[float]
     field_strength_t: float | None
@@ -79,6 +80,16 @@ class ScanData:
     deidentified: Path
     warnings: list[str] = field(default_factory=list)
     acquired_at: datetime | None = None
+
+    @property
+    def magnitude(self) -> np.memmap:
+        """float32 (X, Y, Z, E) magnitude, memory-mapped: what is touched is read, and stays resident while mapped."""
+        return read_volume(self.volumes["magnitude"])
+
+    @property
+    def phase(self) -> np.memmap:
+        """float32 (X, Y, Z, E) phase in radians, memory-mapped like :attr:`magnitude`."""
+        return read_volume(self.volumes["phase"])
 
     @property
     def matrix(self) -> tuple[int, int, int]:
@@ -106,22 +117,3 @@ class ScanData:
         """Unit vector of the main field B0 (scanner +z) in voxel axes; (0, 0, 1) for axial RAS."""
         x, y, z = b0_direction(self.affine)
         return float(x), float(y), float(z)
-
-
-def pixel_sha256(magnitude: np.ndarray, phase: np.ndarray) -> str:
-    """Hash the canonical arrays without copying them.
-
-    Parameters
-    ----------
-    magnitude, phase : np.ndarray
-        Canonical float32 arrays.
-
-    Returns
-    -------
-    str
-        Hex SHA-256 of magnitude bytes followed by phase bytes (C order).
-    """
-    digest = hashlib.sha256()
-    for array in (magnitude, phase):
-        digest.update(np.ascontiguousarray(array, dtype=np.float32).data)
-    return digest.hexdigest()

@@ -10,6 +10,7 @@ list or ``EchoTime1``, ``EchoTime2``, ... keys.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections import defaultdict
@@ -20,13 +21,17 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from qsm.inputs import check_same_grid, echo_times_s, field_strength_t, phase_to_radians, same_grid
+from qsm.inputs import (
+    PhaseRange, PhaseScale, apply_phase_scale, check_same_grid, echo_times_s, field_strength_t, same_grid,
+    series_phase_scale,
+)
 from qsm.io import reading_voxels
 
 from . import dates
 from .deid import deidentify_sidecar
 from .errors import UploadError
 from .model import DecodedScan
+from .ondisk import GZIP_LEVEL, EchoWriter, copy_bytes, gunzip_file
 from .safezip import SourceFile
 
 MAGNITUDE, PHASE, REAL, IMAGINARY = "magnitude", "phase", "real", "imaginary"
@@ -82,7 +87,7 @@ def stem(path: Path) -> str:
 
 
 def read_nifti_scan(
-    niftis: list[SourceFile], sidecars: list[SourceFile], deid_dir: Path, study_code: str
+    niftis: list[SourceFile], sidecars: list[SourceFile], workdir: Path, deid_dir: Path, study_code: str
 ) -> DecodedScan:
     """Assemble magnitude and phase from NIfTI files and de-identify them.
 
@@ -90,6 +95,8 @@ def read_nifti_scan(
     ----------
     niftis, sidecars : list of SourceFile
         The uploaded NIfTI and JSON files.
+    workdir : Path
+        Scratch folder for uncompressed copies and the assembled volumes.
     deid_dir : Path
         Where de-identified copies go, renamed ``magnitude_e1.nii.gz``,
         ``phase.nii.gz`` + ``.json`` etc. (uploaded names can carry patient
@@ -109,13 +116,13 @@ def read_nifti_scan(
     volumes, notes = _classify(niftis, sidecars)
     first, second = choose_pair(volumes, niftis[0].name)
     # Assembling reads every voxel of these volumes, so a damaged file is refused before anything is written.
-    scan = _assemble(first, second, notes, "bids" if all(v.bids for v in volumes) else "nifti")
+    scan = _assemble(first, second, notes, "bids" if all(v.bids for v in volumes) else "nifti", workdir)
     _write_deidentified(first + second, deid_dir, study_code)
     return scan
 
 
 def read_converted_scan(
-    folder: Path, describe: Callable[[dict, str], tuple[str, str | None]]
+    folder: Path, describe: Callable[[dict, str], tuple[str, str | None]], workdir: Path
 ) -> tuple[DecodedScan, set[str]]:
     """Assemble the NIfTI + JSON that dcm2niix wrote from an upload's DICOM files.
 
@@ -128,6 +135,8 @@ def read_converted_scan(
         (a DICOM file of it, used in every message instead of dcm2niix's names)
         and the DICOM Manufacturer, which decides the phase scale (dcm2niix
         guesses a vendor from other tags too).
+    workdir : Path
+        Where the assembled volumes go.
 
     Returns
     -------
@@ -148,7 +157,7 @@ def read_converted_scan(
         volume.sidecar["Manufacturer"] = manufacturers[volume.source.path] or volume.sidecar.get("Manufacturer")
     first, second = choose_pair(volumes, niftis[0].name)
     series = {_series_uid(v) for v in first + second}
-    return _assemble(first, second, notes, "dicom"), series
+    return _assemble(first, second, notes, "dicom", workdir), series
 
 
 def choose_pair(volumes: list[NiftiVolume], name: str) -> tuple[list[NiftiVolume], list[NiftiVolume]]:
@@ -241,23 +250,38 @@ def _explain_no_pair(volumes: list[NiftiVolume], groups: list[list[NiftiVolume]]
     _check_same_echo_times(_ordered_frames(first), _ordered_frames(second))
 
 
-def _assemble(first: list[NiftiVolume], second: list[NiftiVolume], notes: list[str], source_format: str) -> DecodedScan:
-    """Load the two parts echo by echo; real/imaginary become magnitude/phase, phase becomes radians."""
+def _assemble(first: list[NiftiVolume], second: list[NiftiVolume], notes: list[str], source_format: str,
+              workdir: Path) -> DecodedScan:
+    """Write the two parts echo by echo to float32 files in ``workdir``, holding one echo at a time.
+
+    Real/imaginary become magnitude/phase; phase becomes radians.
+    """
     first_frames, second_frames = _ordered_frames(first), _ordered_frames(second)
     _check_same_echo_times(first_frames, second_frames)
+    workdir.mkdir(parents=True, exist_ok=True)
+    for index, volume in enumerate(first + second):
+        _uncompress(volume, workdir / f"uncompressed-{index}.nii")
     reference = first[0]
-    magnitude = _load_frames(first_frames, reference.spatial_shape)
-    phase = _load_frames(second_frames, reference.spatial_shape)
-    if reference.part == REAL:
-        magnitude, phase = np.abs(magnitude + 1j * phase).astype(np.float32), np.angle(magnitude + 1j * phase).astype(np.float32)
-    else:
-        phase_to_radians([(volume.source.name, phase[..., echo]) for echo, (_, volume, _) in enumerate(second_frames)],
-                         second[0].sidecar.get("Manufacturer"))
+    shape = (*reference.spatial_shape, len(first_frames))
+    files = {MAGNITUDE: workdir / "magnitude.nii", PHASE: workdir / "phase.nii"}
+    with EchoWriter(files[MAGNITUDE], shape, reference.image.affine) as magnitude, \
+            EchoWriter(files[PHASE], shape, reference.image.affine) as phase:
+        # Each echo is passed on as a temporary, so it is freed before the next one is read.
+        if reference.part == REAL:
+            for real, imaginary in zip(first_frames, second_frames):
+                _write_complex(_read_echo(real), _read_echo(imaginary), magnitude, phase)
+        else:
+            for frame in first_frames:
+                magnitude.write(_read_echo(frame))
+            # The scale is decided on the whole series, so the phase is read twice rather than held.
+            ranges = [PhaseRange.of(frame[1].source.name, _read_echo(frame)) for frame in second_frames]
+            scale = series_phase_scale(ranges, second[0].sidecar.get("Manufacturer"))
+            for frame in second_frames:
+                phase.write(_in_radians(_read_echo(frame), scale))
     echo_times = [te for te, _, _ in first_frames]
     sidecar = _canonical_sidecar(reference, second[0], echo_times)
     return DecodedScan(
-        magnitude=magnitude,
-        phase=phase,
+        volumes=files,
         affine=reference.image.affine,
         echo_times_s=echo_times,
         sidecar=sidecar,
@@ -266,6 +290,26 @@ def _assemble(first: list[NiftiVolume], second: list[NiftiVolume], notes: list[s
         notes=notes,
         acquired_at=dates.from_sidecar(reference.sidecar),
     )
+
+
+def _uncompress(volume: NiftiVolume, copy: Path) -> None:
+    """Read a ``.nii.gz`` from an uncompressed copy: gzip can only be read from its start, and echoes are read twice.
+
+    Only the bytes the header accounts for are decompressed, as nibabel would.
+    """
+    if not volume.source.path.name.lower().endswith(".gz"):
+        return
+    with reading_voxels(volume.source.name, _REMEDY_DAMAGED):
+        gunzip_file(volume.source.path, copy, limit=_data_offset(volume.image) + _data_bytes(volume.image))
+    volume.image = nib.load(copy, mmap=False)
+
+
+def _data_offset(image: nib.Nifti1Image) -> int:
+    return int(image.dataobj.offset)  # the file's: a loaded image's header says 0 until saved
+
+
+def _data_bytes(image: nib.Nifti1Image) -> int:
+    return int(np.prod(image.header.get_data_shape())) * image.header.get_data_dtype().itemsize
 
 
 def _classify(niftis: list[SourceFile], sidecars: list[SourceFile]) -> tuple[list[NiftiVolume], list[str]]:
@@ -344,7 +388,7 @@ def _echo_number(tokens: list[str], entities: dict[str, str], sidecar: dict) -> 
 
 def _load_image(source: SourceFile) -> nib.Nifti1Image:
     try:
-        image = nib.load(source.path)
+        image = nib.load(source.path, mmap=False)  # voxels are read echo by echo, never mapped whole
     except Exception as exc:  # nibabel raises several types for damaged files
         why = str(exc).replace(str(source.path), source.name)  # nibabel names the server's copy
         raise UploadError(source.name, f"is not a readable NIfTI file ({why})", "upload the file dcm2niix wrote") from exc
@@ -409,22 +453,32 @@ def _check_same_echo_times(magnitude, phase) -> None:
         )
 
 
-def _load_frames(frames, shape: tuple[int, int, int]) -> np.ndarray:
-    """The frames' voxels as float32 (X, Y, Z, E), read now: the first read of the uploaded voxel data.
+def _read_echo(frame: tuple[float, NiftiVolume, int | None]) -> np.ndarray:
+    """One frame's voxels as float32 (X, Y, Z), read now from its file.
 
     Raises
     ------
     UploadError
-        When a file is truncated or damaged, or holds NaN or infinite values.
+        When the file is truncated or damaged, or holds NaN or infinite values.
     """
-    out = np.empty((*shape, len(frames)), dtype=np.float32)
-    for echo, (_, volume, frame) in enumerate(frames):
-        proxy = volume.image.dataobj
-        with reading_voxels(volume.source.name, _REMEDY_DAMAGED):
-            out[..., echo] = proxy[..., frame] if frame is not None else proxy
-        if not np.isfinite(out[..., echo]).all():
-            raise UploadError(volume.source.name, "contains NaN or infinite values", "upload the unprocessed scanner data")
-    return out
+    _, volume, index = frame
+    proxy = volume.image.dataobj
+    with reading_voxels(volume.source.name, _REMEDY_DAMAGED):
+        echo = np.asarray(proxy[..., index] if index is not None else proxy, dtype=np.float32)
+    if not np.isfinite(echo).all():
+        raise UploadError(volume.source.name, "contains NaN or infinite values", "upload the unprocessed scanner data")
+    return echo
+
+
+def _in_radians(echo: np.ndarray, scale: PhaseScale) -> np.ndarray:
+    apply_phase_scale(echo, scale)
+    return echo
+
+
+def _write_complex(real: np.ndarray, imaginary: np.ndarray, magnitude: EchoWriter, phase: EchoWriter) -> None:
+    signal = real + 1j * imaginary
+    magnitude.write(np.abs(signal).astype(np.float32))
+    phase.write(np.angle(signal).astype(np.float32))
 
 
 def _write_deidentified(volumes: list[NiftiVolume], deid_dir: Path, study_code: str) -> None:
@@ -440,12 +494,24 @@ def _write_deidentified(volumes: list[NiftiVolume], deid_dir: Path, study_code: 
 
 
 def _save_scrubbed_nifti(image: nib.Nifti1Image, destination: Path) -> None:
-    """Save without free-text header fields or extensions (dcm2niix puts times there)."""
-    image.header.extensions.clear()
-    for field in ("descrip", "aux_file", "db_name", "intent_name"):
-        if field in image.header.keys():
-            image.header[field] = b""
-    nib.save(image, destination)
+    """Save without free-text header fields or extensions (dcm2niix puts times there).
+
+    The header and voxels are copied as stored, the voxels block by block, so the copy costs no
+    memory and keeps every bit (a loaded image's header has lost the stored scaling).
+    """
+    with open(image.get_filename(), "rb") as source, destination.open("wb") as raw:
+        header = image.header_class.from_fileobj(source)
+        header.extensions.clear()
+        for field in ("descrip", "aux_file", "db_name", "intent_name"):
+            if field in header.keys():
+                header[field] = b""
+        header["vox_offset"] = 0  # placed right after the header again, now that the extensions are gone
+        out = gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) \
+            if destination.name.endswith(".gz") else raw
+        with out:
+            header.write_to(out)
+            source.seek(_data_offset(image))
+            copy_bytes(source, out, _data_bytes(image))
 
 
 def _canonical_sidecar(magnitude: NiftiVolume, phase: NiftiVolume, echo_times: list[float]) -> dict:
