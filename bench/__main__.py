@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ["qsm_pipeline", "qsm_accuracy", "upload_memory", "recon_jobs", "dashboard"]
+BENCHMARKS = ["qsm_pipeline", "qsm_accuracy", "upload_memory", "tus_upload", "recon_jobs", "dashboard"]
 
 
 def main(names: list[str]) -> None:

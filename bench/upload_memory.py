@@ -1,11 +1,11 @@
-"""Peak memory of ingesting a ~1 GB DICOM zip: in the web process, in an ingest worker, and in dcm2niix.
+"""Peak memory of a ~1 GB DICOM upload: the web process that receives it, the ingest worker, dcm2niix.
 
 The zip is a synthetic Siemens-like multi-echo GRE series (magnitude + phase) written with
 clinical.scanio.synthetic.  It is posted with curl to a gunicorn worker, whose peak resident set
-(VmHWM) is read from /proc before and after.  It is then ingested again, into a second study, by
-``clinical.scans.ingest`` in a fresh child process, the function an ingest worker runs; that
-process reports its own peak resident set and the time taken.  The dcm2niix conversion inside an
-ingest is last timed alone on the same files, with its own peak memory (a separate process).
+(VmHWM) is read from /proc before and after: the request only receives the files (clinical.ingests).
+The received ingest is then run by the ``clinical.ingest`` task in a fresh child process, as an
+ingest worker runs it; that process reports its own peak resident set and the time taken.  The
+dcm2niix conversion inside an ingest is last timed alone on the same files, with its own peak memory.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from .server import ROOT, Gunicorn, Installation, memory_kib
 # 400 x 400 x 208 voxels, 8 echoes, magnitude + phase: 3,328 slices of 312 KiB = about 1 GiB of DICOM.
 SHAPE = tuple(int(v) for v in os.environ.get("BENCH_UPLOAD_SHAPE", "400,400,208,8").split(","))
 
-#: Run in a fresh interpreter: Django set up as a worker has it, then one ingest of the zip.
+#: Run in a fresh interpreter: Django set up as a worker has it, then the ingest task on the received upload.
 WORKER = """
 import json, sys, time
 from pathlib import Path
@@ -32,22 +32,20 @@ from pathlib import Path
 import django
 
 django.setup()
-from django.contrib.auth import get_user_model
-
-from clinical.models import Patient
-from clinical.scans import ingest
+from clinical.models import Ingest
+from clinical.tasks import ingest_task
 
 def kib(field):
     status = Path("/proc/self/status").read_text().splitlines()
     return int(next(line for line in status if line.startswith(field + ":")).split()[1])
 
-patient_pk, user_pk, archive = json.loads(sys.argv[1])
-patient, user = Patient.objects.get(pk=patient_pk), get_user_model().objects.get(pk=user_pk)
 before = kib("VmHWM")
 started = time.perf_counter()
-scan = ingest(patient, {}, [Path(archive)], user)  # the date comes from the headers
+status = ingest_task.apply(args=[int(sys.argv[1])]).get()
+ingest = Ingest.objects.select_related("scan").get(pk=int(sys.argv[1]))
 print(json.dumps({"seconds": time.perf_counter() - started, "before_kib": before, "peak_kib": kib("VmHWM"),
-                  "matrix": scan.matrix, "echoes": len(scan.echo_times_ms)}))
+                  "status": status, "errors": ingest.errors,
+                  "matrix": ingest.scan.matrix if ingest.scan else None}))
 """
 
 
@@ -99,29 +97,28 @@ def main() -> None:
         peak = memory_kib(pid, "VmHWM")
     finally:
         server.stop()
-    stored = patient.scans.count()
-    print(f"upload answered HTTP {result.stdout} in {seconds:.0f} s; scans stored: {stored}")
-    if stored != 1:
-        raise SystemExit("the upload was not stored, so the memory figures would not describe an ingest")
-    print(f"web worker peak RSS: {before / 1024:.0f} MiB before, {peak / 1024:.0f} MiB after "
-          f"(upload {size / 2**20:.0f} MiB; decoded arrays {2 * np.prod(SHAPE) * 4 / 2**20:.0f} MiB float32)")
-    worker_seconds = ingest_alone(install, archive)
+    from clinical.models import Ingest
+
+    received = Ingest.objects.filter(patient=patient).first()
+    print(f"upload answered HTTP {result.stdout} in {seconds:.0f} s (received, checked later by the ingest worker)")
+    if received is None or received.total_bytes != size:
+        raise SystemExit("the upload was not received whole, so the memory figures would not describe one")
+    print(f"web worker peak RSS: {before / 1024:.0f} MiB before, {peak / 1024:.0f} MiB after: "
+          f"+{(peak - before) / 1024:.0f} MiB for a {size / 2**20:.0f} MiB upload")
+    worker_seconds = ingest_received(install, received.pk)
     convert_alone(install.folder / "dicom", worker_seconds)
 
 
-def ingest_alone(install: Installation, archive: Path) -> float:
-    """Ingest the zip with ``clinical.scans.ingest`` in a child process (into a second study, as the first
-    holds the series already); print its peak RSS and time, and return the time."""
-    from clinical.models import Patient
-
-    user, study, _ = install.coordinator_session("bench-worker")
-    patient = Patient.objects.create(study=study, code="BENCH-2", diagnosis="ALS")
-    result = subprocess.run([sys.executable, "-c", WORKER, json.dumps([patient.pk, user.pk, str(archive)])],
+def ingest_received(install: Installation, ingest_id: int) -> float:
+    """Run the ingest task on the received upload in a child process; print its peak RSS and time, return the time."""
+    result = subprocess.run([sys.executable, "-c", WORKER, str(ingest_id)],
                             capture_output=True, text=True, check=True, env=install.env, cwd=ROOT)
     measured = json.loads(result.stdout.splitlines()[-1])
-    print(f"ingest worker (clinical.scans.ingest in its own process): {measured['seconds']:.0f} s, peak RSS "
+    if measured["status"] != "stored":
+        raise SystemExit(f"the ingest was not stored: {measured['errors']}")
+    print(f"ingest worker (the clinical.ingest task in its own process): {measured['seconds']:.0f} s, peak RSS "
           f"{measured['peak_kib'] / 1024:.0f} MiB ({measured['before_kib'] / 1024:.0f} MiB after Django setup; "
-          f"stored {'x'.join(map(str, measured['matrix']))}, {measured['echoes']} echoes)")
+          f"stored {'x'.join(map(str, measured['matrix']))})")
     return measured["seconds"]
 
 
