@@ -60,10 +60,10 @@ def free_port() -> int:
 class Gunicorn:
     """One synchronous gunicorn worker serving the installation, so its memory can be read."""
 
-    def __init__(self, installation: Installation) -> None:
+    def __init__(self, installation: Installation, timeout_s: int = 3600) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "qsmstudy.wsgi", "--workers", "1", "--timeout", "3600",
+            [sys.executable, "-m", "gunicorn", "qsmstudy.wsgi", "--workers", "1", "--timeout", str(timeout_s),
              "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"],
             cwd=ROOT, env=installation.env,
         )
