@@ -21,7 +21,7 @@ import numpy as np
 from django.db.models import QuerySet
 from django.utils.text import slugify
 
-from clinical.models import Exam, Patient, ScanSession, Study
+from clinical.models import Exam, Patient, Role, ScanSession, Study
 from dashboard.dataset import Filters
 from dashboard.models import ExternalRoiValue
 from recon import rois
@@ -31,9 +31,14 @@ from . import bids
 
 _NIFTI_SCANNER_XFORM = 1
 #: Sidecar keys copied from the stored (de-identified) scan.json into each echo's sidecar.
-ACQUISITION_KEYS = ("Manufacturer", "ManufacturersModelName", "SoftwareVersions", "ProtocolName", "SeriesDescription",
-                    "SeriesNumber", "RepetitionTime", "FlipAngle", "ImagingFrequency", "MRAcquisitionType",
-                    "SliceThickness")
+ACQUISITION_KEYS = ("ProtocolName", "SeriesDescription", "SeriesNumber", "RepetitionTime", "FlipAngle",
+                    "ImagingFrequency", "MRAcquisitionType", "SliceThickness")
+#: Sidecar keys filled from the scanner facts the upload stored on the session (from its headers).
+SCANNER_KEYS = {"Manufacturer": "manufacturer", "ManufacturersModelName": "model_name",
+                "SoftwareVersions": "software_version", "SequenceName": "sequence_name"}
+#: Long tables (one row per exam or value, with their dictionaries) that BIDS phenotype files cannot hold yet:
+#: the validator requires one row per participant there (docs/bids.md, "Validation").
+LONG_PHENOTYPE = [f"phenotype/{table}.{ext}" for table in (bids.EXAMS_TABLE, bids.EXTERNAL_TABLE) for ext in ("tsv", "json")]
 ROI_STAT_COLUMNS = [f"{key}_ppb" for key in RoiValue.STATISTICS]
 
 
@@ -162,6 +167,7 @@ def export_study(study: Study, selection: Selection, destination: BinaryIO,
         writer = _Writer(archive, summary.name)
         writer.json("dataset_description.json", _description(study, "raw"))
         writer.text("README.md", _readme(study, selection, summary))
+        writer.text(".bidsignore", "".join(f"{path}\n" for path in LONG_PHENOTYPE))
         writer.tsv("participants.tsv", _participant_columns(), _participant_rows(patients, labels, chosen))
         writer.json("participants.json", bids.participants_dictionary())
         _write_phenotype(writer, patients, labels)
@@ -175,6 +181,7 @@ def export_study(study: Study, selection: Selection, destination: BinaryIO,
             report("writing scans", 0.8 * done / len(sessions))
             _write_raw(writer, session)
         writer.json("derivatives/qsmstudy/dataset_description.json", _description(study, "derivative"))
+        writer.text("derivatives/qsmstudy/README.md", _derivatives_readme(study))
         writer.json("derivatives/qsmstudy/desc-rois_dseg.json", _dseg_dictionary())
         for done, session in enumerate(sessions):
             report("writing derivatives", 0.8 + 0.2 * done / len(sessions))
@@ -206,10 +213,6 @@ class _Writer:
         with path.open("rb") as source, self.member(name) as out:
             shutil.copyfileobj(source, out, 1 << 20)
 
-    def gzipped(self, name: str, data: bytes) -> None:
-        with self.member(name) as out:
-            out.write(data)
-
     def member(self, name: str):
         info = zipfile.ZipInfo(f"{self.root}/{name}", date_time=dt.datetime.now().timetuple()[:6])
         info.compress_type = zipfile.ZIP_STORED
@@ -221,6 +224,7 @@ def _description(study: Study, kind: str) -> dict:
         "Name": study.name if kind == "raw" else f"{study.name}: QSM reconstructions and ROI values",
         "BIDSVersion": bids.BIDS_VERSION,
         "DatasetType": kind,
+        "Authors": _authors(study),
         "GeneratedBy": [{"Name": bids.PIPELINE, "Version": version("qsmstudy"),
                          "Description": "BIDS export of a qsmstudy study" if kind == "raw"
                          else "QSM (qsm) of the current reconstruction run and ROI statistics"}],
@@ -228,6 +232,22 @@ def _description(study: Study, kind: str) -> dict:
     if kind == "derivative":
         description["DatasetLinks"] = {"raw": "../../"}
     return description
+
+
+def _authors(study: Study) -> list[str]:
+    """The study's coordinators and investigators, who collect and curate its data (full name, else user name)."""
+    members = study.memberships.filter(role__in=[Role.COORDINATOR, Role.INVESTIGATOR]).select_related("user")
+    return sorted(m.user.get_full_name() or m.user.get_username() for m in members)
+
+
+def _derivatives_readme(study: Study) -> str:
+    return (
+        f"# {study.name}: QSM derivatives\n\nFor each session of the raw dataset (../../), qsmstudy's current "
+        "reconstruction run: the susceptibility map (Chimap, ppm, zero outside the brain mask), the brain mask "
+        "it used, and the study's ROIs as one label map (dseg; labels and ROI values in ppb in each dseg.tsv, "
+        "columns in desc-rois_dseg.json). Every image is on its session's raw grid. Chimap.json gives the "
+        "reconstruction parameters and the reference region.\n"
+    )
 
 
 def _readme(study: Study, selection: Selection, summary: ExportSummary) -> str:
@@ -282,11 +302,18 @@ def _session_row(scan: ScanSession) -> dict:
 
 
 def _acquisition(scan: ScanSession) -> dict:
-    """The stored sidecar's acquisition keys (de-identified on upload), with the scan's own field strength."""
+    """What the upload kept of the acquisition: scanner facts, the stored sidecar's keys, the field strength.
+
+    Only what de-identification let through: no institution, station or serial number, and no acquisition
+    date or time (``scan.acquired_at`` is not exported; the session label carries the scan date).
+    """
     stored = json.loads(scan.path("sidecar").read_text(encoding="utf-8")) if scan.path("sidecar").exists() else {}
-    sidecar = {key: stored[key] for key in ACQUISITION_KEYS if stored.get(key) not in (None, "")}
+    sidecar = {key: getattr(scan, field) for key, field in SCANNER_KEYS.items() if getattr(scan, field)}
+    sidecar |= {key: stored[key] for key in ACQUISITION_KEYS if stored.get(key) not in (None, "")}
     if scan.field_strength_t is not None:
         sidecar["MagneticFieldStrength"] = float(scan.field_strength_t)
+    # Every upload is a (multi-echo) gradient echo series: the scan checks refuse anything else.
+    sidecar["PulseSequenceType"] = "Multi-echo gradient echo" if scan.n_echoes > 1 else "Gradient echo"
     return sidecar
 
 
@@ -322,9 +349,16 @@ def _write_derivatives(writer: _Writer, session: _Session, labels: list[str]) ->
         writer.copy(f"{base}_Chimap.nii.gz", run.output_path("chi"))
         writer.json(f"{base}_Chimap.json", _chi_sidecar(run, session))
         writer.copy(f"{base}_desc-brain_mask.nii.gz", run.output_path("mask"))
+        writer.json(f"{base}_desc-brain_mask.json", _mask_sidecar(session))
     latest = [roi for roi in RoiDefinition.latest_for(scan) if roi.name in labels]
     if latest:
-        writer.gzipped(f"{base}_desc-rois_dseg.nii.gz", rois.combined_labels(scan, labels))
+        # Rewritten with spatial units and a zero gzip time, which the stored label map lacks.
+        label_map = nib.Nifti1Image.from_bytes(gzip.decompress(rois.combined_labels(scan, labels)))
+        label_map.header.set_xyzt_units("mm", "sec")
+        writer.nifti(f"{base}_desc-rois_dseg.nii.gz", label_map)
+        writer.json(f"{base}_desc-rois_dseg.json", {
+            "Description": "The latest version of each of the scan's ROIs, drawn or uploaded in qsmstudy.",
+            "SpatialReference": _spatial_reference(session)})
         values = {v.roi_id: v for v in RoiValue.objects.filter(run=run, roi__in=latest)} if run else {}
         rows = [_dseg_row(labels.index(roi.name) + 1, roi, values.get(roi.pk)) for roi in latest]
         writer.tsv(f"{base}_desc-rois_dseg.tsv", ["index", "name", "roi_voxels", "voxels", *ROI_STAT_COLUMNS,
@@ -340,17 +374,38 @@ def _dseg_row(index: int, roi: RoiDefinition, value: RoiValue | None) -> dict:
     return row
 
 
+def _raw_sources(session: _Session) -> list[str]:
+    return [f"bids:raw:{session.folder}/{session.prefix}_echo-{echo}_part-{part}_MEGRE.nii.gz"
+            for part in ("mag", "phase") for echo in range(1, session.scan.n_echoes + 1)]
+
+
+def _spatial_reference(session: _Session) -> str:
+    """Derivatives are on the raw grid: the first echo's magnitude is their reference image."""
+    return f"bids:raw:{session.folder}/{session.prefix}_echo-1_part-mag_MEGRE.nii.gz"
+
+
 def _chi_sidecar(run: ReconRun, session: _Session) -> dict:
-    raw = [f"bids:raw:{session.folder}/{session.prefix}_echo-{echo}_part-{part}_MEGRE.nii.gz"
-           for part in ("mag", "phase") for echo in range(1, session.scan.n_echoes + 1)]
     return {
         "Units": "ppm",
         "Description": "Magnetic susceptibility (chi) of the session's current qsmstudy reconstruction run.",
-        "Sources": raw,
+        "Sources": _raw_sources(session),
+        "SpatialReference": _spatial_reference(session),
+        # chi is zero outside the brain mask (qsm.pipeline)
+        "SkullStripped": True,
         "Reconstruction": run.params,
         "ReferenceRegion": rois.reference_label(run),
         "SoftwareName": "qsm (qsmstudy)",
         "SoftwareVersion": run.package_version,
+    }
+
+
+def _mask_sidecar(session: _Session) -> dict:
+    return {
+        "Type": "Brain",
+        "Description": "Brain mask of the session's current qsmstudy reconstruction run, from the echo-combined "
+                       "magnitude and the phase quality (qsm.mask).",
+        "Sources": _raw_sources(session),
+        "SpatialReference": _spatial_reference(session),
     }
 
 
@@ -359,7 +414,7 @@ def _dseg_dictionary() -> dict:
                   "q1_ppb": "First quartile", "q3_ppb": "Third quartile", "p5_ppb": "5th percentile",
                   "p95_ppb": "95th percentile"}
     return {
-        "index": {"Description": "Voxel value of the ROI in the label map (dseg.nii.gz)."},
+        "index": {"Description": "Voxel value of the ROI in the label map (dseg.nii.gz).", "Format": "integer"},
         "name": {"Description": "ROI name (the study's ROI labels)."},
         "roi_voxels": {"Description": "Voxels of the ROI definition (before overlaps: a later label wins a voxel)."},
         "voxels": {"Description": "Voxels measured on the current reconstruction run."},
