@@ -38,7 +38,8 @@ SCANNER_KEYS = {"Manufacturer": "manufacturer", "ManufacturersModelName": "model
                 "SoftwareVersions": "software_version", "SequenceName": "sequence_name"}
 #: Long tables (one row per exam or value, with their dictionaries) that BIDS phenotype files cannot hold yet:
 #: the validator requires one row per participant there (docs/bids.md, "Validation").
-LONG_PHENOTYPE = [f"phenotype/{table}.{ext}" for table in (bids.EXAMS_TABLE, bids.EXTERNAL_TABLE) for ext in ("tsv", "json")]
+LONG_PHENOTYPE = [f"phenotype/{table}.{extension}" for table in (bids.EXAMS_TABLE, bids.EXTERNAL_TABLE)
+                  for extension in ("tsv", "json")]
 ROI_STAT_COLUMNS = [f"{key}_ppb" for key in RoiValue.STATISTICS]
 
 
@@ -312,7 +313,7 @@ def _acquisition(scan: ScanSession) -> dict:
     sidecar |= {key: stored[key] for key in ACQUISITION_KEYS if stored.get(key) not in (None, "")}
     if scan.field_strength_t is not None:
         sidecar["MagneticFieldStrength"] = float(scan.field_strength_t)
-    # Every upload is a (multi-echo) gradient echo series: the scan checks refuse anything else.
+    # qsmstudy reconstructs gradient-echo magnitude and phase only, as the MEGRE suffix says too.
     sidecar["PulseSequenceType"] = "Multi-echo gradient echo" if scan.n_echoes > 1 else "Gradient echo"
     return sidecar
 
@@ -357,7 +358,7 @@ def _write_derivatives(writer: _Writer, session: _Session, labels: list[str]) ->
         label_map.header.set_xyzt_units("mm", "sec")
         writer.nifti(f"{base}_desc-rois_dseg.nii.gz", label_map)
         writer.json(f"{base}_desc-rois_dseg.json", {
-            "Description": "The latest version of each of the scan's ROIs, drawn or uploaded in qsmstudy.",
+            "Description": "The latest version of each of the scan's ROIs in qsmstudy, as one label map.",
             "SpatialReference": _spatial_reference(session)})
         values = {v.roi_id: v for v in RoiValue.objects.filter(run=run, roi__in=latest)} if run else {}
         rows = [_dseg_row(labels.index(roi.name) + 1, roi, values.get(roi.pk)) for roi in latest]

@@ -26,7 +26,7 @@ FIXED = {("NO_AUTHORS", "Authors"), ("README_FILE_MISSING", None), ("GZIP_HEADER
          ("SIDECAR_KEY_RECOMMENDED", "SequenceName"), ("SIDECAR_KEY_RECOMMENDED", "PulseSequenceType"),
          ("SIDECAR_KEY_RECOMMENDED", "Type"), ("SIDECAR_KEY_RECOMMENDED", "Sources"),
          ("SIDECAR_KEY_RECOMMENDED", "Description"), ("SIDECAR_KEY_RECOMMENDED", "SpatialReference")}
-CHIMAP = "derivatives/qsmstudy/sub-ALS01/ses-20240304/anat/sub-ALS01_ses-20240304_Chimap.json"
+CHIMAP = "sub-ALS01/ses-20240304/anat/sub-ALS01_ses-20240304_Chimap"
 
 
 @pytest.fixture
@@ -83,12 +83,17 @@ def test_sidecars_carry_the_scanner_facts_and_no_identifying_key(exported):
     description = json.loads((exported / "dataset_description.json").read_text())
     assert description["Authors"] == ["alice"]
     assert (exported / "derivatives/qsmstudy/README.md").is_file()
+    # Only the long phenotype tables are kept from the validator (one row per exam, not per participant).
+    assert (exported / ".bidsignore").read_text().split() == [
+        "phenotype/exams.tsv", "phenotype/exams.json", "phenotype/external_roi_values.tsv",
+        "phenotype/external_roi_values.json"]
 
 
 def test_the_validator_reports_a_chimap_without_skull_stripped(exported):
     """The check can fail: the sidecar the export wrote before (no SkullStripped) is an error."""
-    path = exported / CHIMAP
+    path = exported / "derivatives/qsmstudy" / f"{CHIMAP}.json"
     sidecar = json.loads(path.read_text())
     assert sidecar.pop("SkullStripped") is True
     path.write_text(json.dumps(sidecar))
-    assert errors(validate(exported)["derivatives"]) == [("SIDECAR_KEY_REQUIRED", "SkullStripped", CHIMAP[20:].replace(".json", ".nii.gz"))]
+    assert errors(validate(exported)["derivatives"]) == [("SIDECAR_KEY_REQUIRED", "SkullStripped",
+                                                          f"/{CHIMAP}.nii.gz")]
