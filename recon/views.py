@@ -8,6 +8,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -90,7 +91,14 @@ def run_action(request: HttpRequest, study_id: int, run_id: int, action: str) ->
         messages.success(request, f"Run {run.pk}: {action.replace('-', ' ')} done.")
     else:
         messages.error(request, f"Run {run.pk} is {run.status}; it cannot be {action.replace('-', ' ')}ed now.")
-    return redirect(request.POST.get("next") or run.scan.get_absolute_url())
+    return redirect(_same_host(request, request.POST.get("next", "")) or run.scan.get_absolute_url())
+
+
+def _same_host(request: HttpRequest, target: str) -> str:
+    """The `next` target if it stays on this site, else empty: a form must not send people elsewhere."""
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure())
+    return target if safe else ""
 
 
 def run_file(request: HttpRequest, study_id: int, run_id: int, kind: str) -> FileResponse:
