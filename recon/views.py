@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from clinical.access import membership_or_404
 from clinical.models import Membership, ScanSession
@@ -36,6 +36,7 @@ def runs_panel(request: HttpRequest, scan: ScanSession, membership: Membership) 
     )
 
 
+@require_safe
 def jobs_page(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = membership_or_404(request, study_id)
     runs = ReconRun.objects.filter(scan__study=membership.study).select_related("scan__patient")
@@ -49,11 +50,13 @@ def jobs_page(request: HttpRequest, study_id: int) -> HttpResponse:
     )
 
 
+@require_safe
 def run_status(request: HttpRequest, study_id: int, run_id: int) -> JsonResponse:
     membership = membership_or_404(request, study_id)
     return JsonResponse(_run(membership, run_id).as_status())
 
 
+@require_safe
 def study_status(request: HttpRequest, study_id: int) -> JsonResponse:
     """Status of the study's unfinished runs plus the given ids, for the pages' progress bars."""
     membership = membership_or_404(request, study_id)
@@ -101,6 +104,7 @@ def _same_host(request: HttpRequest, target: str) -> str:
     return target if safe else ""
 
 
+@require_safe
 def run_file(request: HttpRequest, study_id: int, run_id: int, kind: str) -> FileResponse:
     membership = membership_or_404(request, study_id)
     run = _run(membership, run_id)
@@ -190,6 +194,7 @@ def roi_sphere(request: HttpRequest, study_id: int, scan_id: int) -> HttpRespons
     return redirect(scan)
 
 
+@require_safe
 def viewer(request: HttpRequest, study_id: int, scan_id: int) -> HttpResponse:
     membership = membership_or_404(request, study_id)
     scan = _scan(membership, scan_id)
@@ -207,6 +212,7 @@ def viewer(request: HttpRequest, study_id: int, scan_id: int) -> HttpResponse:
                                                  "membership": membership, "current": current})
 
 
+@require_safe
 def viewer_background(request: HttpRequest, study_id: int, scan_id: int) -> FileResponse:
     """First-echo magnitude as a 3D NIfTI: the viewer's background and the grid drawings are saved on."""
     membership = membership_or_404(request, study_id)
@@ -240,6 +246,7 @@ def roi_drawing(request: HttpRequest, study_id: int, scan_id: int) -> HttpRespon
     return JsonResponse({"saved": [str(roi) for roi in saved], "unchanged": sorted(unchanged)})
 
 
+@require_safe
 def roi_file(request: HttpRequest, study_id: int, roi_id: int) -> FileResponse:
     membership = membership_or_404(request, study_id)
     roi = get_object_or_404(RoiDefinition.objects.select_related("scan__patient"), pk=roi_id,
