@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from django.db import models
 
+from .csvcells import spreadsheet_safe
 from .models import (
     ALSFRS_FIELDS,
     MAS_FIELDS,
@@ -265,7 +266,7 @@ def _csv(header: list[str], rows) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: spreadsheet_safe(value) for key, value in row.items()} for row in rows)
     return out.getvalue()
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from django.db.models import Exists, Max, OuterRef, Q
 
+from clinical.csvcells import spreadsheet_safe
 from clinical.models import Exam, Patient, Study
 from recon.models import RoiDefinition, RoiValue
 
@@ -76,8 +77,13 @@ def build_dataset(study: Study, filters: Filters | None = None) -> pd.DataFrame:
 
 
 def csv_download(study_id: int, rows: pd.DataFrame) -> tuple[str, str]:
-    """The dataset as downloaded (CSV text, ISO dates) and its file name; the page and the API share it."""
-    return rows.to_csv(index=False, date_format="%Y-%m-%d"), f"qsmstudy-study{study_id}-dataset.csv"
+    """The dataset as downloaded (CSV text, ISO dates) and its file name; the page and the API share it.
+
+    Text cells that a spreadsheet would run as a formula are quoted; numeric columns are written as numbers.
+    """
+    text_columns = rows.select_dtypes(include=["object", "string"]).columns
+    safe = rows.assign(**{c: rows[c].map(spreadsheet_safe) for c in text_columns})
+    return safe.to_csv(index=False, date_format="%Y-%m-%d"), f"qsmstudy-study{study_id}-dataset.csv"
 
 
 def baseline(rows: pd.DataFrame) -> pd.DataFrame:
