@@ -55,7 +55,10 @@ class Filters:
 
 
 def build_dataset(study: Study, filters: Filters | None = None) -> pd.DataFrame:
-    """Rows: patient_id, code, diagnosis, scan_id, scan_date, site, source, exam_date, gap_days, signs, ROI columns."""
+    """Rows: patient_id, code, diagnosis, scan_id, scan_date, site, source, exam_date, gap_days, signs, ROI columns.
+
+    gap_days is exam minus scan, in days: negative when the nearest exam came before the scan.
+    """
     filters = filters or Filters()
     rows = _measured_scans(study)
     if rows.empty:
