@@ -98,6 +98,8 @@ def exam_new(request: HttpRequest, study_id: int, patient_id: int) -> HttpRespon
     if request.method == "POST" and form.is_valid():
         exam = form.save()
         messages.success(request, f"Exam of {exam.date:%Y-%m-%d} saved.")
+        if warning := exam.onset_warning():
+            messages.warning(request, warning)
         return redirect(patient)
     return render(request, "clinical/exam_form.html", {"form": form, "study": membership.study, "patient": patient})
 
@@ -111,6 +113,8 @@ def exam_edit(request: HttpRequest, study_id: int, patient_id: int, exam_id: int
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, f"Exam of {exam.date:%Y-%m-%d} updated.")
+        if warning := exam.onset_warning():
+            messages.warning(request, warning)
         return redirect(patient)
     return render(
         request, "clinical/exam_form.html", {"form": form, "study": membership.study, "patient": patient, "exam": exam}
@@ -130,6 +134,8 @@ def import_clinical(request: HttpRequest, study_id: int) -> HttpResponse:
             result = import_clinical_csv(membership.study, upload.read(), filename=upload.name, user=request.user)
             if result.ok:
                 messages.success(request, f"Imported {upload.name}: {result.summary()}")
+                for warning in result.warnings:
+                    messages.warning(request, f"{upload.name}, {warning}")
                 return redirect(membership.study)
     return render(request, "clinical/import.html", {"form": form, "study": membership.study, "result": result})
 
