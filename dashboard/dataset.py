@@ -10,11 +10,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import pandas as pd
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Max, Q
 
 from clinical.csvcells import spreadsheet_safe
 from clinical.models import Exam, Patient, Study
-from recon.models import RoiDefinition, RoiValue
+from recon.models import RoiValue
 
 from .models import ExternalRoiValue
 
@@ -96,11 +96,9 @@ def baseline(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _own_values(study: Study) -> pd.DataFrame:
     """One row per scan with its current run's value for each ROI label (latest ROI version), pivoted in SQL."""
-    newer_version = RoiDefinition.objects.filter(
-        scan=OuterRef("roi__scan"), name=OuterRef("roi__name"), version__gt=OuterRef("roi__version"))
     labels = list(study.roi_labels)
     per_label = {f"roi_{i}": Max("mean_ppb", filter=Q(roi__name=label)) for i, label in enumerate(labels)}
-    query = (RoiValue.objects.filter(run__scan__study=study, run__is_current=True).filter(~Exists(newer_version))
+    query = (RoiValue.analysed().filter(run__scan__study=study)
              .values("run__scan_id").annotate(**per_label)
              .values_list("run__scan__patient_id", "run__scan__scan_date", "run__scan_id", "run__scan__site",
                           *per_label))

@@ -135,11 +135,17 @@ def rois_panel(request: HttpRequest, scan: ScanSession, membership: Membership) 
 
 
 def patient_rois_panel(request: HttpRequest, patient, membership: Membership) -> SafeString:
-    """The patient page's table: ROI values of every scan's current run."""
-    values = (RoiValue.objects.filter(run__scan__patient=patient, run__is_current=True)
-              .select_related("roi", "run__scan").order_by("-run__scan__scan_date", "roi__name"))
-    return render_to_string("recon/patient_rois.html", {"values": values, "study": membership.study},
-                            request=request)
+    """The patient page's table: the values the analysis uses, with every ROI version of the current runs below."""
+    order = ("-run__scan__scan_date", "roi__name", "-roi__version")
+    analysed = (RoiValue.analysed().filter(run__scan__patient=patient)
+                .select_related("roi", "run__scan").order_by(*order))
+    history = (RoiValue.objects.filter(run__scan__patient=patient, run__is_current=True)
+               .select_related("roi", "run__scan").order_by(*order))
+    used = {v.pk for v in analysed}
+    return render_to_string(
+        "recon/patient_rois.html",
+        {"values": analysed, "history": [(v, v.pk in used) for v in history], "study": membership.study},
+        request=request)
 
 
 def _default_mapping(labels: list[str]) -> str:
