@@ -23,3 +23,10 @@ def spreadsheet_safe(value):
     except ValueError:
         return "'" + value
     return value
+
+
+def as_typed(cell: str) -> str:
+    """A cell read back from an export: the quote :func:`spreadsheet_safe` put before a formula start removed."""
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
+        return cell[1:]
+    return cell

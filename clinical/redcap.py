@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from django.db import models
 
-from .csvcells import spreadsheet_safe
+from .csvcells import as_typed, spreadsheet_safe
 from .models import (
     ALSFRS_FIELDS,
     MAS_FIELDS,
@@ -315,7 +315,7 @@ def read_records(text: str, existing_codes: set[str], report: Report) -> Records
     Records with a problem are left out of ``rows`` so that the importer's own checks of the
     other records do not repeat it.
     """
-    table = list(csv.reader(io.StringIO(text)))
+    table = [[as_typed(cell) for cell in row] for row in csv.reader(io.StringIO(text))]
     records = Records()
     names = _header(table[0] if table else [], records, report)
     if names is None:

@@ -7,6 +7,7 @@ import io
 import pytest
 
 from clinical import redcap
+from clinical.importer import import_clinical_csv
 from clinical.csvcells import spreadsheet_safe
 from clinical.models import Patient
 from dashboard.dataset import build_dataset, csv_download
@@ -47,3 +48,17 @@ def test_the_dataset_export_quotes_text_but_keeps_negative_numbers(study):
     assert written[0]["site"] == "'-cmd|' /C calc'!A0"
     assert written[0]["gap_days"] == "-2"  # exam two days before the scan: a number, not text
     assert float(written[0]["LMC"]) == pytest.approx(rows.loc[0, "LMC"])
+
+
+def test_a_reimported_redcap_export_gets_the_text_as_typed(study):
+    seed_cohort(study)
+    patient = Patient.objects.get(study=study, code="ALS-01")
+    patient.notes = "=1+1 was written on the form"
+    patient.save()
+    exported = redcap.data_csv(study)
+    patient.notes = ""
+    patient.save()
+    result = import_clinical_csv(study, exported.encode(), filename="export.csv")
+    assert result.ok, result.errors
+    patient.refresh_from_db()
+    assert patient.notes == "=1+1 was written on the form"
