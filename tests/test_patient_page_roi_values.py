@@ -36,8 +36,8 @@ def _tables(body: str) -> tuple[str, str]:
 def test_it_shows_the_latest_version_the_dashboard_uses(as_viewer, patient, measured):
     v1, v2 = measured
     current, history = _tables(as_viewer.get(patient.get_absolute_url()).content.decode())
-    assert f"{v2.mean_ppb:.1f}" in current and "v2" in current
-    assert "v1" not in current
+    assert f"{v2.mean_ppb:.1f}" in current and "LMC v2" in current
+    assert "LMC v1" not in current
     assert build_dataset(patient.study).iloc[0]["LMC"] == pytest.approx(v2.mean_ppb)
     assert "LMC v1" in history and "LMC v2" in history and "a later version replaced it" in history
 
