@@ -1,4 +1,4 @@
-"""In headless Chromium: form fields keep their own boxes (no drop-down over its neighbour, no error in a cell of its own)."""
+"""In headless Chromium: each form field keeps its own box (no drop-down over its neighbour, no error cell)."""
 from __future__ import annotations
 
 import datetime as dt
