@@ -21,6 +21,7 @@ from .models import (
     reflex_field,
     sign_field,
 )
+from .redcap import ALSFRS_ITEM_NAMES
 
 CREATED_REASON = "Created"
 
@@ -95,7 +96,8 @@ class ExamForm(AuditedForm):
         super().__init__(*args, **kwargs)
         if patient is not None:
             self.instance.patient = patient
-        for name in ALSFRS_FIELDS:
+        for item, (name, what) in enumerate(zip(ALSFRS_FIELDS, ALSFRS_ITEM_NAMES, strict=True), start=1):
+            self.fields[name].label = f"{item}. {what.capitalize()}"  # the item's name (Cedarbaum 1999), not its number
             self.fields[name].widget = forms.Select(choices=[("", "—")] + [(i, str(i)) for i in range(4, -1, -1)])
 
     def validate_unique(self) -> None:

@@ -62,6 +62,7 @@ class ImportResult:
     exams_created: int = 0
     exams_updated: int = 0
     errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)  # saved all the same, but worth a second look
 
     @property
     def ok(self) -> bool:
@@ -201,7 +202,10 @@ class _Importer:
         if patient.pk and _is_iso(row["exam_date"]):
             existing = Exam.objects.filter(patient=patient, date=row["exam_date"]).first()
         form = ExamForm(self.form_data(number, row, EXAM_COLUMNS, instance=existing), instance=existing, patient=patient)
-        if self.save(number, form, EXAM_COLUMNS) is not None:
+        if (exam := self.save(number, form, EXAM_COLUMNS)) is not None:
+            if warning := exam.onset_warning():
+                column, value = self.shown(number, "exam_date", row["exam_date"])
+                self.result.warnings.append(RowError(number, column, value, warning))
             if existing:
                 self.result.exams_updated += _changed(form)
             else:

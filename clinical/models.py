@@ -382,11 +382,17 @@ class Exam(ExamScales):
         errors: dict[str, str] = {}
         if self.date and self.date > timezone.localdate():
             errors["date"] = "The exam date is in the future."
-        onset = self.patient.onset_month if self.patient_id else None
-        if self.date and onset and self.date < onset:
-            errors["date"] = f"The exam date is before symptom onset ({onset:%Y-%m}); check both dates."
         if errors:
             raise ValidationError(errors)
+
+    def onset_warning(self) -> str:
+        """Why the exam date deserves a second look, or "": an exam before the onset month is kept, not refused
+        (presymptomatic carriers are examined, and onset is often recalled later), but it may be a typing error."""
+        onset = self.patient.onset_month if self.patient_id else None
+        if self.date and onset and self.date < onset:
+            return (f"The exam of {self.date:%Y-%m-%d} is before the recorded symptom onset ({onset:%Y-%m}); it was "
+                    "kept (a presymptomatic exam, or onset recalled later): check both dates if neither applies.")
+        return ""
 
     def save(self, *args, **kwargs) -> None:
         self.refresh_derived()
@@ -426,7 +432,7 @@ class Exam(ExamScales):
     @property
     def alsfrs_progression_rate(self) -> float | None:
         """ALSFRS-R points lost per month since onset: (48 - total) / months."""
-        if self.alsfrs_total is None or not self.disease_duration_months:
+        if self.alsfrs_total is None or (self.disease_duration_months or 0) <= 0:  # none before onset
             return None
         return round((ALSFRS_MAX - self.alsfrs_total) / self.disease_duration_months, 2)
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from django.db import models
 
+from .csvcells import as_typed, spreadsheet_safe
 from .models import (
     ALSFRS_FIELDS,
     MAS_FIELDS,
@@ -265,7 +266,7 @@ def _csv(header: list[str], rows) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: spreadsheet_safe(value) for key, value in row.items()} for row in rows)
     return out.getvalue()
 
 
@@ -314,7 +315,7 @@ def read_records(text: str, existing_codes: set[str], report: Report) -> Records
     Records with a problem are left out of ``rows`` so that the importer's own checks of the
     other records do not repeat it.
     """
-    table = list(csv.reader(io.StringIO(text)))
+    table = [[as_typed(cell) for cell in row] for row in csv.reader(io.StringIO(text))]
     records = Records()
     names = _header(table[0] if table else [], records, report)
     if names is None:

@@ -7,6 +7,7 @@ from celery import shared_task
 from django.conf import settings
 
 from . import ingests
+from .scanio.errors import without_paths
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,8 @@ def ingest_task(self, ingest_id: int) -> str:
     except Exception as exc:  # transient (database, disk): back off and try again
         if self.request.retries >= settings.RECON_MAX_RETRIES:
             ingests.give_up(ingest_id, f"The files could not be processed after {self.request.retries + 1} attempts "
-                                       f"({exc.__class__.__name__}: {exc}); upload them again or tell an administrator.")
+                                       f"({exc.__class__.__name__}: {without_paths(str(exc))}); upload them again or "
+                                       "tell an administrator.")
             return "refused"
         log.warning("ingest %s: transient failure, retrying: %s", ingest_id, exc)
         ingests.release(claim)

@@ -9,7 +9,7 @@ from django.db.models import OuterRef, Subquery
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from . import redcap
 from .access import membership_or_404
@@ -27,11 +27,13 @@ def _patient(membership: Membership, patient_id: int) -> Patient:
     return get_object_or_404(Patient, pk=patient_id, study=membership.study)
 
 
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     memberships = Membership.objects.filter(user=request.user).select_related("study").order_by("study__name")
     return render(request, "clinical/home.html", {"memberships": memberships})
 
 
+@require_safe
 def study(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = membership_or_404(request, study_id)
     latest = Exam.objects.filter(patient=OuterRef("pk")).order_by("-date")
@@ -63,6 +65,7 @@ def patient_new(request: HttpRequest, study_id: int) -> HttpResponse:
     return render(request, "clinical/patient_form.html", {"form": form, "study": membership.study})
 
 
+@require_safe
 def patient(request: HttpRequest, study_id: int, patient_id: int) -> HttpResponse:
     membership = membership_or_404(request, study_id)
     patient = _patient(membership, patient_id)
@@ -95,6 +98,8 @@ def exam_new(request: HttpRequest, study_id: int, patient_id: int) -> HttpRespon
     if request.method == "POST" and form.is_valid():
         exam = form.save()
         messages.success(request, f"Exam of {exam.date:%Y-%m-%d} saved.")
+        if warning := exam.onset_warning():
+            messages.warning(request, warning)
         return redirect(patient)
     return render(request, "clinical/exam_form.html", {"form": form, "study": membership.study, "patient": patient})
 
@@ -108,6 +113,8 @@ def exam_edit(request: HttpRequest, study_id: int, patient_id: int, exam_id: int
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, f"Exam of {exam.date:%Y-%m-%d} updated.")
+        if warning := exam.onset_warning():
+            messages.warning(request, warning)
         return redirect(patient)
     return render(
         request, "clinical/exam_form.html", {"form": form, "study": membership.study, "patient": patient, "exam": exam}
@@ -127,10 +134,13 @@ def import_clinical(request: HttpRequest, study_id: int) -> HttpResponse:
             result = import_clinical_csv(membership.study, upload.read(), filename=upload.name, user=request.user)
             if result.ok:
                 messages.success(request, f"Imported {upload.name}: {result.summary()}")
+                for warning in result.warnings:
+                    messages.warning(request, f"{upload.name}, {warning}")
                 return redirect(membership.study)
     return render(request, "clinical/import.html", {"form": form, "study": membership.study, "result": result})
 
 
+@require_safe
 def import_template(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(template_csv(), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="qsmstudy-clinical-template.csv"'
@@ -143,12 +153,14 @@ def _csv_download(text: str, filename: str) -> HttpResponse:
     return response
 
 
+@require_safe
 def redcap_data(request: HttpRequest, study_id: int) -> HttpResponse:
     """The study's patients and exams as a REDCap raw record export; any member may download, like the dataset CSV."""
     membership = membership_or_404(request, study_id)
     return _csv_download(redcap.data_csv(membership.study), redcap.data_filename(membership.study))
 
 
+@require_safe
 def redcap_dictionary(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = membership_or_404(request, study_id)
     return _csv_download(redcap.dictionary_csv(), redcap.dictionary_filename(membership.study))
@@ -208,6 +220,7 @@ def _correction(request: HttpRequest, patient: Patient) -> dict:
     return {"form": form, "held": held}
 
 
+@require_safe
 def ingest(request: HttpRequest, study_id: int, ingest_uid) -> HttpResponse:
     membership = membership_or_404(request, study_id)
     received = get_object_or_404(Ingest.objects.select_related("patient", "scan"), uid=ingest_uid,
@@ -249,6 +262,7 @@ def _folder_names(uploads: list, paths_json: str) -> list[str]:
     return paths if matches else [upload.name for upload in uploads]
 
 
+@require_safe
 def scan(request: HttpRequest, study_id: int, scan_id: int) -> HttpResponse:
     membership = membership_or_404(request, study_id)
     scan = get_object_or_404(ScanSession.objects.select_related("patient"), pk=scan_id, study=membership.study)
@@ -261,6 +275,7 @@ def scan(request: HttpRequest, study_id: int, scan_id: int) -> HttpResponse:
     )
 
 
+@require_safe
 def scan_file(request: HttpRequest, study_id: int, scan_id: int, kind: str) -> FileResponse:
     """Scan files go only to members of the scan's study (MEDIA_ROOT is never served directly)."""
     membership = membership_or_404(request, study_id)

@@ -16,6 +16,7 @@ from .stats import Comparison, compare_groups, compare_paired, correlate, holm
 
 ROIS = ["LMC", "RMC", "LCT", "RCT", MOTOR, CONTROL]
 PAIRS = [("left", "LMC", "LCT"), ("right", "RMC", "RCT"), ("both sides averaged", MOTOR, CONTROL)]
+POOLED_LABEL = "not independent (two hemispheres per patient), kept out of Holm"
 WITHIN = {
     "spasticity": ("patients with spasticity", lambda rows: rows["spasticity"] == True),  # noqa: E712
     "hyperreflexia": ("patients with hyperreflexia", lambda rows: rows["hyperreflexia"] == True),  # noqa: E712
@@ -68,8 +69,23 @@ def _paired(rows: pd.DataFrame, within: str) -> Section:
     comparisons = [compare_paired(f"motor vs control, {side}", _values(group, motor), _values(group, control),
                                   labels=(motor, control))
                    for side, motor, control in PAIRS if {motor, control} <= set(rows.columns)]
-    return Section(f"Motor vs control cortex within {label}", "paired", holm(comparisons),
-                   "Wilcoxon signed-rank on each patient's motor minus control value; Holm across sides.")
+    note = "Wilcoxon signed-rank on each patient's motor minus control value; Holm across sides."
+    pooled = _pooled_hemispheres(group)
+    if pooled is None:
+        return Section(f"Motor vs control cortex within {label}", "paired", holm(comparisons), note)
+    return Section(f"Motor vs control cortex within {label}", "paired", [*holm(comparisons), pooled],
+                   f"{note} The last row pools both hemispheres as the seed study did: each patient counts "
+                   "twice, so its p is smaller than a valid one; it is shown only to compare with the paper.")
+
+
+def _pooled_hemispheres(group: pd.DataFrame) -> Comparison | None:
+    """The seed study's test: every hemisphere's (motor, control) pair as if from a different patient."""
+    if not {"LMC", "LCT", "RMC", "RCT"} <= set(group.columns):
+        return None
+    motor = np.concatenate([_values(group, "LMC"), _values(group, "RMC")])
+    control = np.concatenate([_values(group, "LCT"), _values(group, "RCT")])
+    return compare_paired(f"motor vs control, hemispheres pooled: {POOLED_LABEL}", motor, control,
+                          labels=("motor (each hemisphere)", "control (each hemisphere)"))
 
 
 def _laterality(rows: pd.DataFrame) -> Section:

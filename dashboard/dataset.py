@@ -10,10 +10,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import pandas as pd
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Max, Q
 
+from clinical.csvcells import spreadsheet_safe
 from clinical.models import Exam, Patient, Study
-from recon.models import RoiDefinition, RoiValue
+from recon.models import RoiValue
 
 from .models import ExternalRoiValue
 
@@ -54,7 +55,10 @@ class Filters:
 
 
 def build_dataset(study: Study, filters: Filters | None = None) -> pd.DataFrame:
-    """Rows: patient_id, code, diagnosis, scan_id, scan_date, site, source, exam_date, gap_days, signs, ROI columns."""
+    """Rows: patient_id, code, diagnosis, scan_id, scan_date, site, source, exam_date, gap_days, signs, ROI columns.
+
+    gap_days is exam minus scan, in days: negative when the nearest exam came before the scan.
+    """
     filters = filters or Filters()
     rows = _measured_scans(study)
     if rows.empty:
@@ -76,8 +80,13 @@ def build_dataset(study: Study, filters: Filters | None = None) -> pd.DataFrame:
 
 
 def csv_download(study_id: int, rows: pd.DataFrame) -> tuple[str, str]:
-    """The dataset as downloaded (CSV text, ISO dates) and its file name; the page and the API share it."""
-    return rows.to_csv(index=False, date_format="%Y-%m-%d"), f"qsmstudy-study{study_id}-dataset.csv"
+    """The dataset as downloaded (CSV text, ISO dates) and its file name; the page and the API share it.
+
+    Text cells that a spreadsheet would run as a formula are quoted; numeric columns are written as numbers.
+    """
+    text_columns = rows.select_dtypes(include=["object", "string"]).columns
+    safe = rows.assign(**{c: rows[c].map(spreadsheet_safe) for c in text_columns})
+    return safe.to_csv(index=False, date_format="%Y-%m-%d"), f"qsmstudy-study{study_id}-dataset.csv"
 
 
 def baseline(rows: pd.DataFrame) -> pd.DataFrame:
@@ -87,11 +96,9 @@ def baseline(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _own_values(study: Study) -> pd.DataFrame:
     """One row per scan with its current run's value for each ROI label (latest ROI version), pivoted in SQL."""
-    newer_version = RoiDefinition.objects.filter(
-        scan=OuterRef("roi__scan"), name=OuterRef("roi__name"), version__gt=OuterRef("roi__version"))
     labels = list(study.roi_labels)
     per_label = {f"roi_{i}": Max("mean_ppb", filter=Q(roi__name=label)) for i, label in enumerate(labels)}
-    query = (RoiValue.objects.filter(run__scan__study=study, run__is_current=True).filter(~Exists(newer_version))
+    query = (RoiValue.analysed().filter(run__scan__study=study)
              .values("run__scan_id").annotate(**per_label)
              .values_list("run__scan__patient_id", "run__scan__scan_date", "run__scan_id", "run__scan__site",
                           *per_label))

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from clinical.access import membership_or_404
 from clinical.models import Diagnosis, Membership
@@ -50,6 +50,7 @@ def _dataset(request: HttpRequest, membership: Membership):
     return filters, build_dataset(membership.study, filters)
 
 
+@require_safe
 def dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = membership_or_404(request, study_id)
     filters, rows = _dataset(request, membership)
@@ -67,6 +68,7 @@ def dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
     })
 
 
+@require_safe
 def dataset_csv(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = membership_or_404(request, study_id)
     _, rows = _dataset(request, membership)
@@ -76,6 +78,7 @@ def dataset_csv(request: HttpRequest, study_id: int) -> HttpResponse:
     return response
 
 
+@require_safe
 def plot(request: HttpRequest, study_id: int, name: str, fmt: str) -> HttpResponse:
     membership = membership_or_404(request, study_id)
     _, rows = _dataset(request, membership)
@@ -91,6 +94,7 @@ def plot(request: HttpRequest, study_id: int, name: str, fmt: str) -> HttpRespon
     return HttpResponse(image, content_type="image/svg+xml" if fmt == "svg" else "image/png")
 
 
+@require_safe
 def analysis_api(request: HttpRequest, study_id: int) -> JsonResponse:
     """GET /api/studies/<id>/analysis: the dataset's n and every comparison, same filters as the page."""
     membership = membership_or_404(request, study_id)

@@ -197,5 +197,16 @@ class RoiValue(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["roi", "run"], name="one_value_per_roi_version_and_run")]
 
+    @classmethod
+    def analysed(cls) -> models.QuerySet["RoiValue"]:
+        """The values the analysis uses: each scan's current run, measured with the latest version of each ROI.
+
+        The dashboard's dataset and the patient page both read this, so they cannot disagree.
+        """
+        newer_version = RoiDefinition.objects.filter(
+            scan=models.OuterRef("roi__scan"), name=models.OuterRef("roi__name"),
+            version__gt=models.OuterRef("roi__version"))
+        return cls.objects.filter(run__is_current=True).filter(~models.Exists(newer_version))
+
     STATISTICS = {"mean": "mean_ppb", "median": "median_ppb", "sd": "sd_ppb", "q1": "q1_ppb", "q3": "q3_ppb",
                   "p5": "p5_ppb", "p95": "p95_ppb"}

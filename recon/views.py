@@ -8,8 +8,9 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from clinical.access import membership_or_404
 from clinical.models import Membership, ScanSession
@@ -35,6 +36,7 @@ def runs_panel(request: HttpRequest, scan: ScanSession, membership: Membership) 
     )
 
 
+@require_safe
 def jobs_page(request: HttpRequest, study_id: int) -> HttpResponse:
     membership = membership_or_404(request, study_id)
     runs = ReconRun.objects.filter(scan__study=membership.study).select_related("scan__patient")
@@ -48,11 +50,13 @@ def jobs_page(request: HttpRequest, study_id: int) -> HttpResponse:
     )
 
 
+@require_safe
 def run_status(request: HttpRequest, study_id: int, run_id: int) -> JsonResponse:
     membership = membership_or_404(request, study_id)
     return JsonResponse(_run(membership, run_id).as_status())
 
 
+@require_safe
 def study_status(request: HttpRequest, study_id: int) -> JsonResponse:
     """Status of the study's unfinished runs plus the given ids, for the pages' progress bars."""
     membership = membership_or_404(request, study_id)
@@ -90,9 +94,17 @@ def run_action(request: HttpRequest, study_id: int, run_id: int, action: str) ->
         messages.success(request, f"Run {run.pk}: {action.replace('-', ' ')} done.")
     else:
         messages.error(request, f"Run {run.pk} is {run.status}; it cannot be {action.replace('-', ' ')}ed now.")
-    return redirect(request.POST.get("next") or run.scan.get_absolute_url())
+    return redirect(_same_host(request, request.POST.get("next", "")) or run.scan.get_absolute_url())
 
 
+def _same_host(request: HttpRequest, target: str) -> str:
+    """The `next` target if it stays on this site, else empty: a form must not send people elsewhere."""
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure())
+    return target if safe else ""
+
+
+@require_safe
 def run_file(request: HttpRequest, study_id: int, run_id: int, kind: str) -> FileResponse:
     membership = membership_or_404(request, study_id)
     run = _run(membership, run_id)
@@ -123,11 +135,17 @@ def rois_panel(request: HttpRequest, scan: ScanSession, membership: Membership) 
 
 
 def patient_rois_panel(request: HttpRequest, patient, membership: Membership) -> SafeString:
-    """The patient page's table: ROI values of every scan's current run."""
-    values = (RoiValue.objects.filter(run__scan__patient=patient, run__is_current=True)
-              .select_related("roi", "run__scan").order_by("-run__scan__scan_date", "roi__name"))
-    return render_to_string("recon/patient_rois.html", {"values": values, "study": membership.study},
-                            request=request)
+    """The patient page's table: the values the analysis uses, with every ROI version of the current runs below."""
+    order = ("-run__scan__scan_date", "roi__name", "-roi__version")
+    analysed = (RoiValue.analysed().filter(run__scan__patient=patient)
+                .select_related("roi", "run__scan").order_by(*order))
+    history = (RoiValue.objects.filter(run__scan__patient=patient, run__is_current=True)
+               .select_related("roi", "run__scan").order_by(*order))
+    used = {v.pk for v in analysed}
+    return render_to_string(
+        "recon/patient_rois.html",
+        {"values": analysed, "history": [(v, v.pk in used) for v in history], "study": membership.study},
+        request=request)
 
 
 def _default_mapping(labels: list[str]) -> str:
@@ -182,6 +200,7 @@ def roi_sphere(request: HttpRequest, study_id: int, scan_id: int) -> HttpRespons
     return redirect(scan)
 
 
+@require_safe
 def viewer(request: HttpRequest, study_id: int, scan_id: int) -> HttpResponse:
     membership = membership_or_404(request, study_id)
     scan = _scan(membership, scan_id)
@@ -199,6 +218,7 @@ def viewer(request: HttpRequest, study_id: int, scan_id: int) -> HttpResponse:
                                                  "membership": membership, "current": current})
 
 
+@require_safe
 def viewer_background(request: HttpRequest, study_id: int, scan_id: int) -> FileResponse:
     """First-echo magnitude as a 3D NIfTI: the viewer's background and the grid drawings are saved on."""
     membership = membership_or_404(request, study_id)
@@ -232,6 +252,7 @@ def roi_drawing(request: HttpRequest, study_id: int, scan_id: int) -> HttpRespon
     return JsonResponse({"saved": [str(roi) for roi in saved], "unchanged": sorted(unchanged)})
 
 
+@require_safe
 def roi_file(request: HttpRequest, study_id: int, roi_id: int) -> FileResponse:
     membership = membership_or_404(request, study_id)
     roi = get_object_or_404(RoiDefinition.objects.select_related("scan__patient"), pk=roi_id,

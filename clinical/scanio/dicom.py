@@ -42,7 +42,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from .deid import deidentify_dataset
-from .errors import UploadError
+from .errors import UploadError, without_paths
 from .model import DecodedScan
 from .nifti import read_converted_scan
 from .safezip import SourceFile
@@ -122,7 +122,8 @@ def read_dicom_header(source: SourceFile) -> DicomHeader | None:
         return None
     except Exception as exc:  # pydicom raises many types on garbled files
         if _has_dicom_magic(source.path):
-            raise UploadError(source.name, f"is a truncated or damaged DICOM file ({exc})", _REMEDY_COPY) from exc
+            raise UploadError(source.name, f"is a truncated or damaged DICOM file ({without_paths(str(exc))})",
+                              _REMEDY_COPY) from exc
         return None
     if "SOPClassUID" not in ds and "MediaStorageSOPClassUID" not in getattr(ds, "file_meta", {}):
         return None

@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import UploadError
+from .errors import UploadError, without_paths
 from .limits import UploadLimits
 
 #: Operating-system litter that archivers add; never a scan file.
@@ -106,7 +106,8 @@ def _checked_members(archive: Path, limits: UploadLimits) -> list[zipfile.ZipInf
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
-        raise UploadError(archive.name, f"not a readable zip archive ({exc})", "create the zip again and re-upload") from exc
+        raise UploadError(archive.name, f"not a readable zip archive ({without_paths(str(exc))})",
+                          "create the zip again and re-upload") from exc
     seen: set[str] = set()
     kept = []
     for info in infos:
@@ -202,6 +203,6 @@ def _stream_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path
         with zf.open(info) as source, destination.open("wb") as sink:
             shutil.copyfileobj(source, sink, length=_MIB)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise UploadError(label, f"is damaged ({exc})", "create the zip again and re-upload") from exc
+        raise UploadError(label, f"is damaged ({without_paths(str(exc))})", "create the zip again and re-upload") from exc
     if _is_zip(destination):
         raise UploadError(label, "is a zip inside the zip", "extract the inner zip and upload it directly")

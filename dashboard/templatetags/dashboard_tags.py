@@ -26,3 +26,16 @@ def num(value) -> str:
 @register.filter
 def ppb(value) -> str:
     return "—" if _missing(value) else f"{value:.1f}"
+
+
+@register.filter
+def estimate(effect: dict, comparison) -> str:
+    """An effect size and its CI, or why there is none: infinite bounds mean the sample is too small for the level."""
+    sizes = " and ".join(str(group["n"]) for group in comparison.groups)
+    not_estimable = f"not estimable with n = {sizes}"
+    if _missing(effect["value"]):
+        return not_estimable
+    lo, hi = effect["ci"]
+    if _missing(lo) or _missing(hi) or math.isinf(lo) or math.isinf(hi):
+        return f"{num(effect['value'])} [CI {not_estimable}]"
+    return f"{num(effect['value'])} [{num(lo)}, {num(hi)}]"
