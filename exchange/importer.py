@@ -25,6 +25,7 @@ from django.db import transaction
 from clinical.forms import ExamForm, PatientForm, ScanUploadForm
 from clinical.models import Patient, ScanSession, Study
 from clinical.scanio import UploadError
+from clinical.scanio.errors import without_paths
 from clinical.scanio.safezip import expand_upload
 from clinical.scans import IngestRefused, incoming_dir, ingest, upload_limits
 from dashboard.models import ExternalRoiValue
@@ -112,8 +113,8 @@ def import_bids(study: Study, archive: Path, *, filename: str = "", user=None,
         report("unpacking", 0)
         try:
             files = expand_upload([Path(archive)], Path(work), upload_limits())
-        except UploadError as exc:
-            raise BidsImportError([str(exc)]) from exc
+        except UploadError as exc:  # it names the server's copy of the zip: show the name the user gave it
+            raise BidsImportError([str(exc).replace(Path(archive).name, filename)]) from exc
         report("checking", 0.1)
         dataset = _Dataset(_root(files, filename), filename)
         dataset.read(study)
@@ -400,7 +401,7 @@ class _Dataset:
         try:
             image = nib.load(series.dseg)
         except (OSError, nib.filebasedimages.ImageFileError) as exc:
-            raise BidsImportError([f"{name}: not a readable NIfTI label map ({exc})."]) from exc
+            raise BidsImportError([f"{name}: not a readable NIfTI label map ({without_paths(str(exc))})."]) from exc
         try:
             masks = rois.masks_from_labels(image, mapping, scan, name)
             saved = rois.save_rois(scan, masks, RoiDefinition.Source.UPLOADED,

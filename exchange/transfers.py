@@ -24,6 +24,7 @@ from clinical.claims import Claim, claim_row, held_by, unfinished
 from clinical.dispatch import send_now, send_on_commit
 from clinical.models import Study
 from clinical.scans import incoming_dir, remove_untouched
+from clinical.scanio.errors import without_paths
 
 from .export import Selection, export_study
 from .importer import BidsImportError, ImportResult, import_bids
@@ -135,11 +136,11 @@ def run(claim: Claim, progress: Progress) -> str:
         _fail(claim, f"Nothing was imported from {transfer.upload_name}: fix these problems in the dataset and "
                      "upload it again.", exc.problems)
     except ValueError as exc:  # bad or vanished input: trying again cannot help
-        _fail(claim, str(exc))
+        _fail(claim, without_paths(str(exc)))
     except Exception as exc:
         log.exception("transfer %s failed", transfer.pk)
-        _fail(claim, f"The {transfer.kind} failed ({exc.__class__.__name__}: {exc}); start it again, and if it "
-                     "fails again ask an administrator to look at the worker's log.")
+        _fail(claim, f"The {transfer.kind} failed ({exc.__class__.__name__}: {without_paths(str(exc))}); start it "
+                     "again, and if it fails again ask an administrator to look at the worker's log.")
     if transfer.kind == Transfer.Kind.IMPORT:
         transfer.upload.unlink(missing_ok=True)  # imported or refused: the zip is not needed any more
     return Transfer.objects.values_list("status", flat=True).get(pk=transfer.pk)

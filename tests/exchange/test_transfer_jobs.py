@@ -3,6 +3,7 @@ taken over, and a delivery that lost its claim saves nothing."""
 import datetime as dt
 import io
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from exchange.models import Transfer
 from exchange.tasks import export_bids_task, import_bids_task
 from clinical.upload_handler import IncomingUploadedFile
 from tests.conftest import wait_for
+from tests.exchange.conftest import run_jobs
 from tests.exchange.study_data import DESIGN, build_study
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -143,3 +145,16 @@ def test_a_running_job_shows_the_progress_its_worker_reports(study, coordinator,
     finally:
         progress.stopped.set()
         progress.join()
+
+
+def test_a_refused_import_names_the_users_file_not_the_servers_copy(study, coordinator, media):
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../escape.txt", b"x")  # refused by the zip check, which names the archive
+    upload = incoming_upload("my-study.zip", archive.getvalue())
+    transfer = transfers.start_import(study, upload, coordinator)
+    run_jobs()
+    transfer.refresh_from_db()
+    said = " ".join([transfer.message, *transfer.problems])
+    assert transfer.status == Transfer.Status.FAILED and "my-study.zip" in said
+    assert "bids-import-" not in said and str(media) not in said
