@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from clinical.models import Role, Study
+import exchange.tasks  # noqa: F401  registers the jobs that run_jobs runs by name
 from exchange import transfers
 from exchange.models import Transfer
 from tests.conftest import log_in, screenshot
