@@ -106,7 +106,9 @@ def test_it_serves_first_and_prints_the_login_last(runlocal, fresh_clone_env, br
     *_, url_line, login_line = console.text()
     assert url_line == f"qsmstudy is at {url}"
     assert login_line == "Log in as 'coordinator' with password 'qsmstudy-local' (created just now)."
-    assert "Demo study created: the dashboard fills in as the worker reconstructs its scans." in console.text()
+    text = console.text()
+    serving = next(i for i, line in enumerate(text) if line.startswith(f"qsmstudy is at {url} (login coordinator /"))
+    assert serving < text.index("Demo study created: the dashboard fills in as the worker reconstructs its scans.")
     assert not any("No hostname was supplied" in line for line in console.text())
 
     worker_log = (Path(fresh_clone_env["QSMSTUDY_VAR_DIR"]) / "worker.log").read_text()

@@ -63,7 +63,7 @@ class Command(BaseCommand):
                 break
             except OSError:
                 time.sleep(0.2)
-        seeded = os.environ.get("DEMO", "1") == "0" or self.seed_demo()
+        seeded = os.environ.get("DEMO", "1") == "0" or self.seed_demo(lines[0])
         connection.close()  # this thread's own
         if not seeded:  # stopped meanwhile
             return
@@ -71,7 +71,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("\n" + lines[0]))
         self.stdout.write(lines[1] + "\n")
 
-    def seed_demo(self) -> bool:
+    def seed_demo(self, serving: str) -> bool:
         """The synthetic demo study, created in its own process so that the server keeps answering meanwhile;
         its scans reconstruct on the worker. False if that process was stopped (Ctrl-C)."""
         from dashboard.demo import DEMO_STUDY
@@ -79,7 +79,9 @@ class Command(BaseCommand):
         if Study.objects.filter(name=DEMO_STUDY).exists() or not get_user_model().objects.filter(
                 username=LOCAL_USER).exists():
             return True
-        self.stdout.write(f"Creating the synthetic demo study '{DEMO_STUDY}' while the server runs (DEMO=0 skips this)…")
+        # Usable meanwhile: say where, and with which login, before the minutes the demo takes.
+        self.stdout.write(f"{serving} (login {LOCAL_USER} / {LOCAL_PASSWORD}); creating the synthetic demo study "
+                          f"'{DEMO_STUDY}' meanwhile (DEMO=0 skips this)…")
         seeding = subprocess.run([sys.executable, "-m", "django", "seed_demo", LOCAL_USER], cwd=settings.BASE_DIR,
                                  env=os.environ.copy(), capture_output=True, text=True)
         if seeding.returncode < 0:
