@@ -18,7 +18,7 @@ def test_the_scan_page_follows_a_run_to_success(page, workers, coordinator, stud
     log_in(page, coordinator.username)
     page.goto(scan.get_absolute_url())
     status = page.locator("#runs tr.run .run-status")
-    expect(status).to_have_text("queued")
+    expect(status).to_have_text("queued", use_inner_text=True)
     screenshot(page, "recon-queued")
 
     workers.start()
@@ -26,7 +26,7 @@ def test_the_scan_page_follows_a_run_to_success(page, workers, coordinator, stud
     run = ReconRun.objects.get(scan=scan)
     assert run.status == ReconRun.Status.SUCCEEDED
     assert loaded_image_width(page, f"#run-output-{run.pk} img") > 0
-    expect(page.locator("#runs tr.run").first).to_contain_text("current")
+    expect(page.locator("#runs tr.run").first).to_contain_text("current", use_inner_text=True)
     screenshot(page, "recon-succeeded")
 
 

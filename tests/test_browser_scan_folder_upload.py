@@ -20,14 +20,15 @@ def test_a_coordinator_uploads_a_dicom_folder_without_typing_the_date(page, coor
     page.goto(patient.get_absolute_url())
     page.get_by_role("link", name="Upload scan").click()
     page.set_input_files("#id_folder", str(dicom_folder(tmp_path)))  # series-IM005/IM_0001, series-IM006/IM_0001, ...
-    expect(page.locator("#chosen")).to_contain_text("exam-0/series-IM005/IM_00")  # paths inside the folder
+    # Paths inside the folder.
+    expect(page.locator("#chosen")).to_contain_text("exam-0/series-IM005/IM_00", use_inner_text=True)
     screenshot(page, "scan-upload-folder")
     page.get_by_role("button", name="Upload and check").click()
     finish_ingest(page)
     facts = page.locator("#scan-facts")
-    expect(facts).to_contain_text("2024-03-15 10:15:30 (from the headers)")
+    expect(facts).to_contain_text("2024-03-15 10:15:30 (from the headers)", use_inner_text=True)
     for fact in ("SIEMENS Prisma, software syngo MR E11", "qsm_megre", "3.0 T"):
-        expect(facts).to_contain_text(fact)
-    expect(page.locator("h1")).to_have_text(re.compile(r"^\s*Scan of 2024-03-15"))
+        expect(facts).to_contain_text(fact, use_inner_text=True)
+    expect(page.locator("h1")).to_have_text(re.compile(r"^\s*Scan of 2024-03-15"), use_inner_text=True)
     screenshot(page, "scan-page-header-facts")
     assert ScanSession.objects.get().patient == patient

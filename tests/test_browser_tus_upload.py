@@ -67,7 +67,7 @@ def test_the_progress_bar_reaches_100_before_the_submit(page, coordinator, patie
     expect(page.locator("#upload-form")).to_have_attribute("data-sent", "yes")
     expect(page.locator("#tus-progress")).to_have_js_property("value", 100)
     expect(page.locator("#tus-progress")).to_be_visible()
-    expect(page.locator("#progress")).to_have_text(re.compile(r"^\s*All files sent"))
+    expect(page.locator("#progress")).to_have_text(re.compile(r"^\s*All files sent"), use_inner_text=True)
     [upload_id] = json.loads(page.locator("[name=tus_uploads]").input_value())
     assert TusUpload.load(upload_id).complete
     assert page.locator("#id_files").evaluate("input => input.files.length") == 0  # emptied before the submit
@@ -156,8 +156,10 @@ def test_a_file_over_the_limit_is_refused_before_it_is_sent(page, coordinator, p
     page.set_input_files("#id_files", [str(chosen)])
     page.get_by_role("button", name="Upload and check").click()
     progress = page.locator("#progress")
-    expect(progress).to_have_text(re.compile(r"^\s*Upload stopped: exam\.zip is 150\.0\sKB\..*SCAN_UPLOAD_MAX_BYTES", re.S))
-    expect(progress).not_to_contain_text("resume")
+    # \s also matches the no-break space before "KB".
+    stopped = re.compile(r"^\s*Upload stopped: exam\.zip is 150\.0\sKB\..*SCAN_UPLOAD_MAX_BYTES", re.S)
+    expect(progress).to_have_text(stopped, use_inner_text=True)
+    expect(progress).not_to_contain_text("resume", use_inner_text=True)
     expect(page.get_by_role("button", name="Upload and check")).to_be_enabled()
     expect(page.locator("#upload-form[data-sent]")).to_have_count(0)
     assert not list((media / ".incoming").rglob("data"))

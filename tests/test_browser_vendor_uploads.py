@@ -36,7 +36,7 @@ def test_a_coordinator_uploads_each_vendors_export(page, coordinator, study, tmp
     page.get_by_role("button", name="Upload and check").click()
     finish_ingest(page)
     facts = page.locator("#scan-facts")
-    expect(facts).to_contain_text("2023-11-07 08:42:05 (from the headers)")
-    expect(facts).to_contain_text(VENDORS[flavour])
+    expect(facts).to_contain_text("2023-11-07 08:42:05 (from the headers)", use_inner_text=True)
+    expect(facts).to_contain_text(VENDORS[flavour], use_inner_text=True)
     scan = ScanSession.objects.get()
     assert scan.echo_times_ms == [4.1, 9.3, 14.5] and scan.manufacturer in VENDORS[flavour]

@@ -25,13 +25,13 @@ def test_a_coordinator_draws_an_roi_and_sees_its_value(page, recon_worker, coord
     page.goto(scan.get_absolute_url())
     page.get_by_role("link", name="Open the viewer to draw ROIs").click()
     expect(page.locator("body[data-viewer-ready=true]")).to_be_attached(timeout=60000)
-    expect(page.locator("#viewer-status")).to_contain_text("χ overlay")
+    expect(page.locator("#viewer-status")).to_contain_text("χ overlay", use_inner_text=True)
 
     canvas = page.locator("#viewer-canvas")
     box = canvas.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.click(cx, cy)  # crosshair: the value under the cursor is shown in ppb
-    expect(page.locator("#cursor-ppb")).to_have_text(re.compile(r"^-?\d+(\.\d+)?$"))
+    expect(page.locator("#cursor-ppb")).to_have_text(re.compile(r"^-?\d+(\.\d+)?$"), use_inner_text=True)
 
     page.check("#draw-enabled")
     page.select_option("#draw-label", label="LMC")
@@ -44,7 +44,7 @@ def test_a_coordinator_draws_an_roi_and_sees_its_value(page, recon_worker, coord
     screenshot(page, "viewer-drawn")
     page.click("#draw-save")
     expect(page.locator("#draw-result")).to_have_attribute("data-state", "saved")
-    expect(page.locator("#draw-result")).to_contain_text("Saved LMC v1")
+    expect(page.locator("#draw-result")).to_contain_text("Saved LMC v1", use_inner_text=True)
 
     roi = RoiDefinition.objects.get(scan=scan, name="LMC")
     assert roi.source == "drawn" and roi.voxels > 20
@@ -55,5 +55,5 @@ def test_a_coordinator_draws_an_roi_and_sees_its_value(page, recon_worker, coord
     page.goto(scan.get_absolute_url())
     row = page.locator("#roi-values tr.roi[data-roi=LMC]")
     value = RoiValue.objects.get(roi=roi, run=run)
-    expect(row.locator(".mean")).to_have_text(f"{value.mean_ppb:.1f}")
+    expect(row.locator(".mean")).to_have_text(f"{value.mean_ppb:.1f}", use_inner_text=True)
     screenshot(page, "scan-roi-values")

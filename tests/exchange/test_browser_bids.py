@@ -34,7 +34,7 @@ def test_a_coordinator_exports_pls_patients_and_imports_them_elsewhere(page, coo
     try:
         progress("writing scans", 0.4)
         expect(page.locator("#transfer-progress")).to_have_js_property("value", 40)
-        expect(page.locator("#transfer-stage")).to_have_text("writing scans")
+        expect(page.locator("#transfer-stage")).to_have_text("writing scans", use_inner_text=True)
         expect(page.locator("#transfer-waiting")).to_be_hidden()
         expect(page.locator("#download-link")).to_be_hidden()
         screenshot(page, "bids-export-progress")
@@ -42,7 +42,7 @@ def test_a_coordinator_exports_pls_patients_and_imports_them_elsewhere(page, coo
     finally:
         progress.stopped.set()
     expect(page.locator("#download-link")).to_be_visible()
-    expect(page.locator("#transfer-state")).to_have_text("succeeded")
+    expect(page.locator("#transfer-state")).to_have_text("succeeded", use_inner_text=True)
     screenshot(page, "bids-export-ready")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download motor-cortex-qsm-bids.zip").click()
