@@ -27,7 +27,7 @@ chromium:
 # Local use: DEBUG on (development key, static files from the app), embedded SQLite and broker.
 run: export DEBUG ?= 1
 run: install
-	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py migrate --noinput --verbosity 0
 	$(BIN)/python manage.py runlocal
 
 # The phantom-family accuracy sweeps take minutes: `make test` leaves them out, CI runs both.

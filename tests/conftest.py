@@ -352,3 +352,9 @@ def private_redis(settings):
         os.environ["CELERY_BROKER_URL"] = environment
     point_celery_at(*before)
     server.stop()
+
+
+# expect() waits as long as the page's own actions do (its default is 5 s): a busy machine is slow to land.
+from playwright.sync_api import expect  # noqa: E402
+
+expect.set_options(timeout=15000)

@@ -1,5 +1,8 @@
 """In headless Chromium: log in, create a patient and an exam through the forms, see the derived signs."""
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from clinical.models import Patient
 from tests.conftest import log_in, screenshot
@@ -32,13 +35,13 @@ def test_a_coordinator_records_a_patient_and_an_exam(page, coordinator, study):
     page.get_by_role("button", name="Save exam").click()
 
     row = page.locator("#exams tr.exam").first
-    row.wait_for()
-    assert "2024-04-02" in row.inner_text()
-    assert row.locator("td.spasticity").inner_text().startswith("present")
-    assert "(absent / present)" in row.locator("td.spasticity").inner_text()
-    assert "(present / absent)" in row.locator("td.hyperreflexia").inner_text()
-    assert "36 (9/9/9/9)" in row.inner_text()
-    assert "alice\texam 2024-04-02\tCreated" in page.locator("#audit").inner_text()
+    expect(row).to_contain_text("2024-04-02", use_inner_text=True)
+    expect(row.locator("td.spasticity")).to_have_text(re.compile(r"^\s*present"), use_inner_text=True)
+    expect(row.locator("td.spasticity")).to_contain_text("(absent / present)", use_inner_text=True)
+    expect(row.locator("td.hyperreflexia")).to_contain_text("(present / absent)", use_inner_text=True)
+    expect(row).to_contain_text("36 (9/9/9/9)", use_inner_text=True)
+    # Who, what and which action, in adjacent cells of one audit row.
+    expect(page.locator("#audit")).to_contain_text(re.compile(r"alice\texam 2024-04-02\tCreated"), use_inner_text=True)
     screenshot(page, "clinical-patient-page")
     assert Patient.objects.get(code="PLS-101").exams.get().spasticity_right is True
 
@@ -49,5 +52,5 @@ def test_the_form_shows_errors_next_to_the_field(page, coordinator, study):
     page.fill("#id_code", "Jane Doe")
     page.select_option("#id_diagnosis", "ALS")
     page.get_by_role("button", name="Save patient").click()
-    assert "pseudonymous study code" in page.locator(".errorlist").first.inner_text()
+    expect(page.locator(".errorlist").first).to_contain_text("pseudonymous study code", use_inner_text=True)
     assert not Patient.objects.exists()

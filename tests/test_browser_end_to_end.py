@@ -6,6 +6,7 @@ page land in test-artifacts/e2e-*.png.
 """
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from clinical.models import Patient
 from clinical.scanio.synthetic import write_nifti_series
@@ -40,7 +41,7 @@ def test_a_coordinators_whole_path(page, workers, coordinator, study, tmp_path):
     page.fill("#id_penn_umn_score", "12")
     screenshot(page, "e2e-2-exam")
     page.get_by_role("button", name="Save exam").click()
-    assert "present" in page.locator("#exams tr.exam td.spasticity").inner_text()
+    expect(page.locator("#exams tr.exam td.spasticity")).to_contain_text("present", use_inner_text=True)
 
     head = phantom()
     # Anonymised sidecars carry no acquisition date, so the page asks for one.
@@ -51,8 +52,8 @@ def test_a_coordinators_whole_path(page, workers, coordinator, study, tmp_path):
     page.set_input_files("#id_files", [str(f) for f in files])
     screenshot(page, "e2e-3-upload")
     page.get_by_role("button", name="Upload and check").click()
-    page.wait_for_selector("#scan-facts")
-    assert "4 days before the scan" in page.locator("#nearest-exam").inner_text()
+    expect(page.locator("#scan-facts")).to_be_visible()
+    expect(page.locator("#nearest-exam")).to_contain_text("4 days before the scan", use_inner_text=True)
 
     page.wait_for_selector("#runs tr.run .status-succeeded", timeout=180000)
     screenshot(page, "e2e-4-reconstructed")
@@ -76,9 +77,9 @@ def test_a_coordinators_whole_path(page, workers, coordinator, study, tmp_path):
     page.goto(f"/studies/{study.pk}/")
     page.get_by_role("link", name="Dashboard").click()
     wait_for_plots(page)
-    assert "ALS-E2E" in page.locator("#dataset").inner_text()
+    expect(page.locator("#dataset")).to_contain_text("ALS-E2E", use_inner_text=True)
     links = page.locator("#plot-groups svg a")
-    assert links.count() == 2  # the one patient, in the motor and the control panel
+    expect(links).to_have_count(2)  # the one patient, in the motor and the control panel
     patient = Patient.objects.get(study=study, code="ALS-E2E")
     assert (links.first.get_attribute("xlink:href") or links.first.get_attribute("href")) == patient.get_absolute_url()
     screenshot(page, "e2e-6-dashboard")

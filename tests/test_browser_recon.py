@@ -2,6 +2,7 @@
 import datetime as dt
 
 import pytest
+from playwright.sync_api import expect
 
 from clinical.models import Patient
 from recon.models import ReconRun
@@ -17,15 +18,15 @@ def test_the_scan_page_follows_a_run_to_success(page, workers, coordinator, stud
     log_in(page, coordinator.username)
     page.goto(scan.get_absolute_url())
     status = page.locator("#runs tr.run .run-status")
-    assert status.inner_text() == "queued"
+    expect(status).to_have_text("queued", use_inner_text=True)
     screenshot(page, "recon-queued")
 
     workers.start()
-    page.wait_for_selector("#runs tr.run .status-succeeded", timeout=120000)
+    expect(page.locator("#runs tr.run .status-succeeded")).to_be_visible(timeout=120000)
     run = ReconRun.objects.get(scan=scan)
     assert run.status == ReconRun.Status.SUCCEEDED
     assert loaded_image_width(page, f"#run-output-{run.pk} img") > 0
-    assert "current" in page.locator("#runs tr.run").first.inner_text()
+    expect(page.locator("#runs tr.run").first).to_contain_text("current", use_inner_text=True)
     screenshot(page, "recon-succeeded")
 
 
@@ -34,6 +35,6 @@ def test_a_viewer_sees_runs_but_no_buttons(page, workers, viewer, study):
     scan = phantom_scan(patient)
     log_in(page, viewer.username)
     page.goto(scan.get_absolute_url())
-    assert page.locator("#runs tr.run").count() == 1
-    assert page.get_by_role("button", name="Cancel").count() == 0
-    assert page.locator("#new-run").count() == 0
+    expect(page.locator("#runs tr.run")).to_have_count(1)
+    expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+    expect(page.locator("#new-run")).to_have_count(0)

@@ -2,8 +2,10 @@
 import hashlib
 import json
 import os
+import re
 
 import pytest
+from playwright.sync_api import expect
 
 from clinical.tus import TusUpload, take_uploads
 from tests.conftest import log_in, screenshot
@@ -62,13 +64,13 @@ def test_the_progress_bar_reaches_100_before_the_submit(page, coordinator, patie
     open_upload_page(page, coordinator, patient)
     page.set_input_files("#id_files", [str(chosen)])
     page.get_by_role("button", name="Upload and check").click()
-    page.wait_for_selector("#upload-form[data-sent=yes]")
-    assert page.locator("#tus-progress").evaluate("bar => bar.value") == 100
-    assert page.locator("#tus-progress").is_visible()
-    assert page.locator("#progress").inner_text().startswith("All files sent")
+    expect(page.locator("#upload-form")).to_have_attribute("data-sent", "yes")
+    expect(page.locator("#tus-progress")).to_have_js_property("value", 100)
+    expect(page.locator("#tus-progress")).to_be_visible()
+    expect(page.locator("#progress")).to_have_text(re.compile(r"^\s*All files sent"), use_inner_text=True)
     [upload_id] = json.loads(page.locator("[name=tus_uploads]").input_value())
     assert TusUpload.load(upload_id).complete
-    assert page.locator("#id_files").evaluate("input => input.files.length") == 0
+    assert page.locator("#id_files").evaluate("input => input.files.length") == 0  # emptied before the submit
     screenshot(page, "tus-upload-sent")
 
 
@@ -153,10 +155,11 @@ def test_a_file_over_the_limit_is_refused_before_it_is_sent(page, coordinator, p
     open_upload_page(page, coordinator, patient)
     page.set_input_files("#id_files", [str(chosen)])
     page.get_by_role("button", name="Upload and check").click()
-    page.wait_for_selector("#progress:has-text('Upload stopped')")
-    message = page.locator("#progress").inner_text().replace("\xa0", " ")
-    assert message.startswith("Upload stopped: exam.zip is 150.0 KB.") and "SCAN_UPLOAD_MAX_BYTES" in message
-    assert "resume" not in message
-    assert page.get_by_role("button", name="Upload and check").is_enabled()
-    assert page.locator("#upload-form").get_attribute("data-sent") is None
+    progress = page.locator("#progress")
+    # \s also matches the no-break space before "KB".
+    stopped = re.compile(r"^\s*Upload stopped: exam\.zip is 150\.0\sKB\..*SCAN_UPLOAD_MAX_BYTES", re.S)
+    expect(progress).to_have_text(stopped, use_inner_text=True)
+    expect(progress).not_to_contain_text("resume", use_inner_text=True)
+    expect(page.get_by_role("button", name="Upload and check")).to_be_enabled()
+    expect(page.locator("#upload-form[data-sent]")).to_have_count(0)
     assert not list((media / ".incoming").rglob("data"))

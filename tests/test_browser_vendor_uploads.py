@@ -2,6 +2,7 @@
 import datetime as dt
 
 import pytest
+from playwright.sync_api import expect
 
 from clinical.models import Patient, ScanSession
 from clinical.scanio.synthetic_vendors import write_vendor_series
@@ -34,8 +35,8 @@ def test_a_coordinator_uploads_each_vendors_export(page, coordinator, study, tmp
     page.set_input_files("#id_folder", str(export))
     page.get_by_role("button", name="Upload and check").click()
     finish_ingest(page)
-    page.wait_for_selector("#scan-facts")
-    facts = page.locator("#scan-facts").inner_text()
-    assert "2023-11-07 08:42:05 (from the headers)" in facts and VENDORS[flavour] in facts
+    facts = page.locator("#scan-facts")
+    expect(facts).to_contain_text("2023-11-07 08:42:05 (from the headers)", use_inner_text=True)
+    expect(facts).to_contain_text(VENDORS[flavour], use_inner_text=True)
     scan = ScanSession.objects.get()
     assert scan.echo_times_ms == [4.1, 9.3, 14.5] and scan.manufacturer in VENDORS[flavour]

@@ -1,9 +1,11 @@
 """In headless Chromium (WebGL2 in software): open the viewer, draw an ROI, save it, see its value."""
 import datetime as dt
+import re
 
 import nibabel as nib
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from clinical.models import Patient
 from recon.models import ReconRun, RoiDefinition, RoiValue
@@ -22,15 +24,14 @@ def test_a_coordinator_draws_an_roi_and_sees_its_value(page, recon_worker, coord
     log_in(page, coordinator.username)
     page.goto(scan.get_absolute_url())
     page.get_by_role("link", name="Open the viewer to draw ROIs").click()
-    page.wait_for_selector("body[data-viewer-ready=true]", timeout=60000)
-    assert "χ overlay" in page.locator("#viewer-status").inner_text()
+    expect(page.locator("body[data-viewer-ready=true]")).to_be_attached(timeout=60000)
+    expect(page.locator("#viewer-status")).to_contain_text("χ overlay", use_inner_text=True)
 
     canvas = page.locator("#viewer-canvas")
     box = canvas.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.click(cx, cy)  # crosshair: the value under the cursor is shown in ppb
-    page.wait_for_function("document.getElementById('cursor-ppb').textContent !== '—'")
-    float(page.locator("#cursor-ppb").inner_text())
+    expect(page.locator("#cursor-ppb")).to_have_text(re.compile(r"^-?\d+(\.\d+)?$"), use_inner_text=True)
 
     page.check("#draw-enabled")
     page.select_option("#draw-label", label="LMC")
@@ -42,8 +43,8 @@ def test_a_coordinator_draws_an_roi_and_sees_its_value(page, recon_worker, coord
     page.mouse.up()
     screenshot(page, "viewer-drawn")
     page.click("#draw-save")
-    page.wait_for_selector("#draw-result[data-state=saved]")
-    assert "Saved LMC v1" in page.locator("#draw-result").inner_text()
+    expect(page.locator("#draw-result")).to_have_attribute("data-state", "saved")
+    expect(page.locator("#draw-result")).to_contain_text("Saved LMC v1", use_inner_text=True)
 
     roi = RoiDefinition.objects.get(scan=scan, name="LMC")
     assert roi.source == "drawn" and roi.voxels > 20
@@ -54,5 +55,5 @@ def test_a_coordinator_draws_an_roi_and_sees_its_value(page, recon_worker, coord
     page.goto(scan.get_absolute_url())
     row = page.locator("#roi-values tr.roi[data-roi=LMC]")
     value = RoiValue.objects.get(roi=roi, run=run)
-    assert row.locator(".mean").inner_text() == f"{value.mean_ppb:.1f}"
+    expect(row.locator(".mean")).to_have_text(f"{value.mean_ppb:.1f}", use_inner_text=True)
     screenshot(page, "scan-roi-values")

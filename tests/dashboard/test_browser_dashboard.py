@@ -1,5 +1,6 @@
 """In headless Chromium: the dashboard's plots and table follow a filter."""
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import log_in, screenshot, wait_for_plots
 from tests.dashboard.cohort import seed_cohort
@@ -7,9 +8,9 @@ from tests.dashboard.cohort import seed_cohort
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def plot_links(page, name: str) -> int:
+def expect_plot_links(page, name: str, count: int) -> None:
     wait_for_plots(page)
-    return page.locator(f"#plot-{name} svg a").count()
+    expect(page.locator(f"#plot-{name} svg a")).to_have_count(count)
 
 
 def test_a_filter_changes_the_plots_and_the_table(page, investigator, study):
@@ -17,19 +18,20 @@ def test_a_filter_changes_the_plots_and_the_table(page, investigator, study):
     log_in(page, investigator.username)
     page.goto(f"/studies/{study.pk}/")
     page.get_by_role("link", name="Dashboard").click()
-    assert page.locator("#dataset tr").count() == 13  # header + 12 patients
-    assert plot_links(page, "groups") == 2 * 12 and plot_links(page, "scatter") == 12  # motor and control panels
-    assert "0.00253" in page.locator("#section-spasticity").inner_text()  # 2 / 792, exact
+    expect(page.locator("#dataset tr")).to_have_count(13)  # header + 12 patients
+    expect_plot_links(page, "groups", 2 * 12)  # motor and control panels
+    expect_plot_links(page, "scatter", 12)
+    expect(page.locator("#section-spasticity")).to_contain_text("0.00253", use_inner_text=True)  # 2 / 792, exact
     screenshot(page, "dashboard-all")
 
     page.select_option("#filters select[name=diagnosis]", ["PLS"])
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url("**diagnosis=PLS**")
-    assert page.locator("#dataset tr").count() == 4
-    assert plot_links(page, "groups") == 2 * 3
-    wait_for_plots(page)
-    assert "n=3" in page.locator("#plot-paired").inner_text()
-    assert "has 3 patients (&lt;5): treat the p-value as exploratory" in page.content()
+    expect(page.locator("#dataset tr")).to_have_count(4)
+    expect_plot_links(page, "groups", 2 * 3)
+    expect(page.locator("#plot-paired")).to_contain_text("n=3", use_inner_text=True)
+    # Shown as text: the "<" is escaped, not taken for markup.
+    expect(page.locator("body")).to_contain_text("has 3 patients (<5): treat the p-value as exploratory")
     screenshot(page, "dashboard-pls")
 
     first = page.locator("#plot-scatter svg a").first

@@ -3,8 +3,10 @@ link, and import the zip into another study through its job page."""
 import zipfile
 
 import pytest
+from playwright.sync_api import expect
 
 from clinical.models import Role, Study
+import exchange.tasks  # noqa: F401  registers the jobs that run_jobs runs by name
 from exchange import transfers
 from exchange.models import Transfer
 from tests.conftest import log_in, screenshot
@@ -31,15 +33,16 @@ def test_a_coordinator_exports_pls_patients_and_imports_them_elsewhere(page, coo
     progress.start()
     try:
         progress("writing scans", 0.4)
-        page.wait_for_function("document.getElementById('transfer-progress').value === 40")
-        assert page.locator("#transfer-stage").inner_text() == "writing scans"
-        assert page.locator("#transfer-waiting").is_hidden() and page.locator("#download-link").is_hidden()
+        expect(page.locator("#transfer-progress")).to_have_js_property("value", 40)
+        expect(page.locator("#transfer-stage")).to_have_text("writing scans", use_inner_text=True)
+        expect(page.locator("#transfer-waiting")).to_be_hidden()
+        expect(page.locator("#download-link")).to_be_hidden()
         screenshot(page, "bids-export-progress")
         assert transfers.run(held, progress) == "succeeded"
     finally:
         progress.stopped.set()
-    page.wait_for_selector("#download-link", state="visible")
-    assert page.locator("#transfer-state").inner_text() == "succeeded"
+    expect(page.locator("#download-link")).to_be_visible()
+    expect(page.locator("#transfer-state")).to_have_text("succeeded", use_inner_text=True)
     screenshot(page, "bids-export-ready")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download motor-cortex-qsm-bids.zip").click()
