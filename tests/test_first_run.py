@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import ARTIFACTS, screenshot
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow]  # minutes: the whole demo is seeded
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN = re.compile(r"^Log in as '(?P<user>[^']+)' with password '(?P<password>[^']+)'")
