@@ -30,7 +30,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput --verbosity 0
 	$(BIN)/python manage.py runlocal
 
-# The phantom-family accuracy sweeps take minutes: `make test` leaves them out, CI runs both.
+# The phantom-family accuracy sweeps and the first-run test take minutes: `make test` leaves them out, CI runs both.
 test: install chromium
 	$(BIN)/pytest -m "not slow"
 
