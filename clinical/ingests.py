@@ -30,7 +30,7 @@ from .dispatch import send_now, send_on_commit
 from .forms import ScanUploadForm
 from .held import HeldUpload
 from .models import Ingest, Patient, ScanSession
-from .scans import IngestRefused, incoming_dir, ingest, save_uploads, sha256_of
+from .scans import IngestRefused, incoming_dir, ingest, remove_untouched, save_uploads, sha256_of
 from .tus import take_uploads
 
 TASK = "clinical.ingest"  # clinical.tasks.ingest_task
@@ -178,13 +178,10 @@ def remove_leftovers(older_than_s: float) -> int:
     if not folders:
         return 0
     rows = dict(Ingest.objects.values_list("uid", "status"))
-    removed = 0
-    for folder in folders:
-        status = rows.get(_uuid(folder.name))
-        if status in Ingest.FINISHED or (status is None and _older_than(folder, older_than_s)):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed += 1
-    return removed
+    finished = [folder for folder in folders if rows.get(_uuid(folder.name)) in Ingest.FINISHED]
+    for folder in finished:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(finished) + remove_untouched([f for f in folders if _uuid(f.name) not in rows], older_than_s)
 
 
 def _uuid(name: str) -> uuid.UUID | None:
@@ -192,10 +189,3 @@ def _uuid(name: str) -> uuid.UUID | None:
         return uuid.UUID(name)
     except ValueError:
         return None
-
-
-def _older_than(path: Path, seconds: float) -> bool:
-    try:
-        return timezone.now().timestamp() - path.stat().st_mtime > seconds
-    except FileNotFoundError:
-        return False

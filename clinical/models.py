@@ -23,6 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from .scanio.errors import describe_files
+
 SIDES = ("left", "right")
 REFLEXES = ("biceps", "brachioradialis", "triceps", "patellar", "ankle")
 PATHOLOGICAL_SIGNS = ("hoffmann", "babinski", "clonus")
@@ -645,10 +647,7 @@ class Ingest(models.Model):
         return sum(f["bytes"] for f in self.files)
 
     def describe_files(self) -> str:
-        names = [f["name"] for f in self.files]
-        if len(names) <= 2:
-            return " and ".join(names) or "no files"
-        return f"{names[0]} and {len(names) - 1} other files"
+        return describe_files([f["name"] for f in self.files]) or "no files"
 
     def messages(self) -> list[str]:
         return [message for messages in self.errors.values() for message in messages]

@@ -28,6 +28,7 @@ from .forms import ScanUploadForm
 from .models import Patient, ScanSession, scan_directory
 from .previews import write_magnitude_preview
 from .scanio import ScanData, UploadError, UploadLimits, read_upload, write_canonical
+from .scanio.errors import describe_files
 
 #: hook(scan, reconstruction, user), called in the transaction that saves the scan.
 ScanStored = Callable[[ScanSession, dict | None, object], None]
@@ -182,13 +183,6 @@ def _put(upload: UploadedFile | Path, path: Path) -> None:
         with path.open("wb") as out:
             for chunk in upload.chunks():
                 out.write(chunk)
-
-
-def describe_files(names: Sequence[str]) -> str:
-    """'a.zip', 'a and b', or 'IM_0001 and 95 other files', for messages."""
-    if len(names) <= 2:
-        return " and ".join(names)
-    return f"{names[0]} and {len(names) - 1} other files"
 
 
 def sha256_of(path: Path) -> str:

@@ -44,7 +44,8 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from .models import Membership, Study
-from .scans import describe_files, incoming_dir, save_uploads, too_large_message
+from .scanio.errors import describe_files
+from .scans import incoming_dir, save_uploads, too_large_message
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,termination"

@@ -1,4 +1,4 @@
-"""The single exception type of the scan-ingest library."""
+"""The single exception type of the scan-ingest library, and the wording its messages share."""
 
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ UploadError = InputError
 
 # An absolute path of two components or more (``/tmp/x``, ``'/srv/media/.incoming/.../a.zip'``), not ``L/R``.
 _SERVER_PATH = re.compile(r"(?<![\w.])/(?:[^\s'\",:;()/]+/)+([^\s'\",:;()/]*)")
+
+
+def describe_files(names) -> str:
+    """'a.zip', 'a and b', or 'IM_0001 and 95 other files', for messages."""
+    if len(names) <= 2:
+        return " and ".join(names)
+    return f"{names[0]} and {len(names) - 1} other files"
 
 
 def without_paths(text: str) -> str:
